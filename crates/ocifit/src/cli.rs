@@ -1,0 +1,125 @@
+//! Every flag, documented once, here.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ocifit",
+    version,
+    about = "Pick, check and edit OCI image index entries by the CPU features they need",
+    long_about = "ocifit makes the `platform.features` field of OCI image indexes real: it \
+knows every CPU feature an entry can require, detects what this machine supports, and picks \
+the most specialised entry that runs here — with the reason every other entry was rejected.",
+    after_help = "Exit codes: 0 success, 1 the answer is no (nothing compatible), 2 bad input or usage.\n\
+SOURCE is a JSON file, - for stdin, oci:DIR[:TAG] or docker://REFERENCE.\n\n\
+Examples:\n  ocifit select examples/index.json --platform linux/amd64/v3\n  \
+ocifit select examples/index.json --platform linux/amd64 --features avx2,bmi2 --format json\n  \
+ocifit features amd64\n  ocifit explain sse4.2"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Pick the best entry of an index for a target (this host by default).
+    #[command(after_help = SELECT_HELP)]
+    Select(SelectArgs),
+    /// List the CPU features ocifit knows, per architecture.
+    Features(FeaturesArgs),
+    /// Everything the feature table knows about one feature or alias.
+    Explain(ExplainArgs),
+}
+
+const SELECT_HELP: &str = "\
+The target:
+  no --platform, no --features   this host, detected directly (CPUID, auxv)
+  --platform P                   exactly what P's variant guarantees
+                                 (linux/amd64/v3: the x86-64-v3 set; linux/amd64: the
+                                 x86-64 baseline; other architectures: their table levels)
+  --platform P --features a,b    that, plus a and b
+  --features a,b                 this OS/architecture (no variant) plus a and b
+  --host                         this host's detected features (with --platform: on P)
+
+Feature names on the command line may be aliases (sse4.2, SSE42 and sse42 all mean sse4_2).
+An index must use canonical names; `ocifit features` lists them.
+
+Ranking among compatible entries: the closest architecture variant, then (Windows) the
+highest os.version, then the most features, then the earliest entry.
+--legacy shows instead what runtimes that ignore features pick (containerd, CRI-O,
+podman, skopeo): the first entry of the best matching platform.
+
+Examples:
+  ocifit select index.json                              # for this host
+  ocifit select index.json --platform linux/amd64/v2    # for any x86-64-v2 machine
+  ocifit select - --platform linux/arm64 --features sve2,i8mm --format json < index.json
+  ocifit select index.json --platform linux/amd64 --legacy";
+
+#[derive(Args, Debug)]
+pub struct TargetArgs {
+    /// Target platform: OS/ARCH[/VARIANT], containerd syntax (`linux/arm64/v8.2`,
+    /// `windows(10.0.20348)/amd64`).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Target os.version (Windows build, e.g. 10.0.20348).
+    #[arg(long, value_name = "V")]
+    pub os_version: Option<String>,
+    /// Target os.features, comma-separated.
+    #[arg(long, value_name = "a,b", value_delimiter = ',')]
+    pub os_features: Vec<String>,
+    /// CPU features the target supports, comma-separated (aliases allowed).
+    #[arg(long, value_name = "a,b", value_delimiter = ',', conflicts_with = "host")]
+    pub features: Vec<String>,
+    /// Use this host's detected CPU features.
+    #[arg(long)]
+    pub host: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SelectArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Show what a runtime that ignores features would pick.
+    #[arg(long)]
+    pub legacy: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct FeaturesArgs {
+    /// An architecture (amd64, arm64, ...) or family (x86, ppc64, ...); all when omitted.
+    #[arg(value_name = "ARCH")]
+    pub arch: Option<String>,
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    pub format: TableFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// A canonical name, Linux name or alias (avx2, pni, SSE42, sse4.2, lse).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Only look in this architecture's table.
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}

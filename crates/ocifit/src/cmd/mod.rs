@@ -1,0 +1,4 @@
+pub mod explain;
+pub mod features;
+pub mod select;
+pub mod target;

@@ -1,0 +1,29 @@
+//! `ocifit`: the command-line tool. Only flag parsing and wiring live here;
+//! the rules are in `ocifit-core`, detection in `ocifit-host`, sources in
+//! `ocifit-source`.
+
+mod cli;
+mod cmd;
+mod error;
+mod output;
+
+use clap::Parser;
+
+use crate::error::Failure;
+
+fn main() {
+    let cli = cli::Cli::parse_from(std::env::args_os());
+    let result = match cli.command {
+        cli::Command::Select(args) => cmd::select::run(args),
+        cli::Command::Features(args) => cmd::features::run(args),
+        cli::Command::Explain(args) => cmd::explain::run(args),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(Failure { code, message }) => {
+            eprintln!("ocifit: {message}");
+            code
+        }
+    };
+    std::process::exit(code);
+}
