@@ -1,0 +1,420 @@
+//! One test per rule of SEMANTICS.md §1–§6 and the target rule of §8,
+//! named after the rule. Table-driven where the rule has cases.
+
+use ocifit_core::index::IndexErrorKind;
+use ocifit_core::target::guaranteed_features;
+use ocifit_core::{FeatureSet, FeatureTable, Index, Platform, Reason, Target, legacy_select, select};
+use serde_json::{Value, json};
+
+const TABLE: FeatureTable = FeatureTable::builtin();
+
+/// An entry: `"os/arch[/variant]"` plus features; digest from its position.
+fn entry(platform: &str, features: &[&str]) -> Value {
+    let parts: Vec<&str> = platform.split('/').collect();
+    let mut p = json!({"os": parts[0], "architecture": parts[1]});
+    if let Some(v) = parts.get(2) {
+        p["variant"] = json!(v);
+    }
+    if !features.is_empty() {
+        p["features"] = json!(features);
+    }
+    json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 100,
+           "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000", "platform": p})
+}
+
+fn index(entries: Vec<Value>) -> Index {
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e["digest"] = json!(format!("sha256:{i:064x}"));
+            e
+        })
+        .collect();
+    Index::from_value(json!({"schemaVersion": 2, "manifests": entries})).unwrap()
+}
+
+/// A target with exactly these features on this platform string.
+fn target(platform: &str, features: &[&str]) -> Target {
+    let p = Platform::parse(platform, &defaults()).unwrap();
+    let mut t = Target::new(&p, FeatureSet::new());
+    t.add_named(TABLE, features).unwrap();
+    t
+}
+
+fn defaults() -> ocifit_core::PlatformDefaults {
+    ocifit_core::PlatformDefaults { os: "linux".into(), architecture: "amd64".into(), variant: String::new() }
+}
+
+fn codes(index: &Index, target: &Target, i: usize) -> Vec<&'static str> {
+    let s = select(index, target, TABLE);
+    s.rejected.iter().find(|r| r.index == i).map(|r| r.reasons.iter().map(Reason::code).collect()).unwrap_or_default()
+}
+
+#[test]
+fn s1_index_accepts_oci_index_and_docker_list_and_missing_media_type() {
+    for media_type in [
+        Some("application/vnd.oci.image.index.v1+json"),
+        Some("application/vnd.docker.distribution.manifest.list.v2+json"),
+        None,
+    ] {
+        let mut doc = json!({"schemaVersion": 2, "manifests": [entry("linux/amd64", &[])]});
+        if let Some(mt) = media_type {
+            doc["mediaType"] = json!(mt);
+        }
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        assert_eq!(Index::from_slice(&bytes).unwrap().len(), 1, "{media_type:?}");
+    }
+}
+
+#[test]
+fn s1_index_keeps_unknown_keys_and_key_order() {
+    let text = r#"{"zeta":1,"manifests":[{"x-unknown":{"b":1,"a":2},"size":1,"mediaType":"m","digest":"sha256:00","platform":{"os":"linux","architecture":"amd64","x-extra":true}}],"annotations":{"z":"1","a":"2"},"alpha":[3,2,1]}"#;
+    let index = Index::from_slice(text.as_bytes()).unwrap();
+    assert_eq!(serde_json::to_string(index.document()).unwrap(), text);
+}
+
+#[test]
+fn s1_invalid_index_names_the_pointer() {
+    let cases: &[(&str, &str, IndexErrorKind)] = &[
+        ("[]", "", IndexErrorKind::Shape),
+        ("{}", "", IndexErrorKind::Shape),
+        ("{\"manifests\":{}}", "/manifests", IndexErrorKind::Shape),
+        ("{\"manifests\":[1]}", "/manifests/0", IndexErrorKind::Shape),
+        ("{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":-1}]}", "/manifests/0/size", IndexErrorKind::Shape),
+        ("{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1.5}]}", "/manifests/0/size", IndexErrorKind::Shape),
+        ("{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1,\"platform\":\"linux\"}]}", "/manifests/0/platform", IndexErrorKind::Shape),
+        (
+            "{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\",\"features\":\"avx2\"}}]}",
+            "/manifests/0/platform/features",
+            IndexErrorKind::Shape,
+        ),
+        (
+            "{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\",\"features\":[\"avx2\",null]}}]}",
+            "/manifests/0/platform/features/1",
+            IndexErrorKind::Shape,
+        ),
+        (
+            "{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\",\"os.features\":[[\"x\"]]}}]}",
+            "/manifests/0/platform/os.features/0",
+            IndexErrorKind::Shape,
+        ),
+        ("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[]}", "/mediaType", IndexErrorKind::ImageManifest),
+        ("{\"manifests\":[", "", IndexErrorKind::Json),
+        ("not json", "", IndexErrorKind::Json),
+    ];
+    for (text, pointer, kind) in cases {
+        let err = Index::from_slice(text.as_bytes()).unwrap_err();
+        assert_eq!((&err.pointer[..], err.kind), (*pointer, *kind), "{text}: {err}");
+    }
+}
+
+#[test]
+fn s1_index_larger_than_limit_is_refused() {
+    let big = vec![b' '; ocifit_core::index::MAX_INDEX_BYTES + 1];
+    assert_eq!(Index::from_slice(&big).unwrap_err().kind, IndexErrorKind::TooLarge);
+}
+
+#[test]
+fn s2_feature_valid_only_for_its_architectures() {
+    assert!(TABLE.canonical("amd64", "avx2").is_some());
+    assert!(TABLE.canonical("386", "avx2").is_some());
+    assert!(TABLE.canonical("arm64", "avx2").is_none());
+    assert!(TABLE.canonical("amd64", "sve").is_none());
+    assert!(TABLE.canonical("mips64", "avx2").is_none());
+}
+
+#[test]
+fn s2_canonical_names_are_linux_names_except_sse3_and_lzcnt() {
+    for f in TABLE.features() {
+        assert_eq!(f.name, f.name.to_ascii_lowercase());
+        if let Some(linux) = f.linux {
+            let exception = matches!((f.name, linux), ("sse3", "pni") | ("lzcnt", "abm"));
+            assert!(linux == f.name || exception || f.note.is_some(), "{} (linux {linux}) differs without a note", f.name);
+        }
+    }
+    let sse3 = TABLE.canonical("amd64", "sse3").unwrap().feature();
+    assert_eq!(sse3.linux, Some("pni"));
+    assert_eq!(TABLE.canonical("amd64", "lzcnt").unwrap().feature().linux, Some("abm"));
+}
+
+#[test]
+fn s2_every_row_has_the_required_fields() {
+    for f in TABLE.features() {
+        assert!(!f.description.is_empty() && f.link.starts_with("https://") && !f.since.is_empty(), "{}", f.name);
+        assert!(!f.architectures.is_empty(), "{}", f.name);
+    }
+}
+
+#[test]
+fn s2_aliases_accepted_on_command_line_not_in_index() {
+    for alias in ["sse4.2", "SSE42", "sse42", "sse4_2"] {
+        let mut t = target("linux/amd64", &[]);
+        t.add_named(TABLE, &[alias]).unwrap();
+        assert_eq!(t.features.sorted_names(), vec!["sse4_2"], "{alias}");
+    }
+    let idx = index(vec![entry("linux/amd64", &["sse4.2"])]);
+    let s = select(&idx, &target("linux/amd64", &["sse4_2"]), TABLE);
+    let reason = &s.rejected[0].reasons[0];
+    assert_eq!(reason.code(), "feature-unknown");
+    assert!(reason.to_string().contains("sse4_2"), "{reason}");
+}
+
+#[test]
+fn s2_unknown_command_line_feature_is_an_error() {
+    let mut t = target("linux/amd64", &[]);
+    let err = t.add_named(TABLE, &["sve"]).unwrap_err();
+    assert!(err.to_string().contains("arm64"), "{err}");
+    assert!(t.add_named(TABLE, &["no-such-feature"]).is_err());
+}
+
+#[test]
+fn s3_normalization() {
+    let cases: &[(&str, &str, &str, (&str, &str, &str))] = &[
+        ("Linux", "x86_64", "", ("linux", "amd64", "")),
+        ("linux", "x86-64", "v1", ("linux", "amd64", "")),
+        ("linux", "amd64", "v3", ("linux", "amd64", "v3")),
+        ("linux", "aarch64", "", ("linux", "arm64", "")),
+        ("linux", "arm64", "8", ("linux", "arm64", "")),
+        ("linux", "arm64", "v8", ("linux", "arm64", "")),
+        ("linux", "arm64", "v8.0", ("linux", "arm64", "")),
+        ("linux", "arm64", "9", ("linux", "arm64", "v9")),
+        ("linux", "arm64", "9.0", ("linux", "arm64", "v9")),
+        ("linux", "arm64", "v8.2", ("linux", "arm64", "v8.2")),
+        ("linux", "armhf", "", ("linux", "arm", "v7")),
+        ("linux", "armel", "", ("linux", "arm", "v6")),
+        ("linux", "arm", "", ("linux", "arm", "v7")),
+        ("linux", "i386", "", ("linux", "386", "")),
+        ("macOS", "arm64", "", ("darwin", "arm64", "")),
+        ("WINDOWS", "AMD64", "", ("windows", "amd64", "")),
+    ];
+    for (os, arch, variant, want) in cases {
+        let n = Platform::new(os, arch, variant).normalized();
+        assert_eq!((&n.os[..], &n.architecture[..], &n.variant[..]), *want, "{os}/{arch}/{variant}");
+    }
+}
+
+#[test]
+fn s3_entries_are_normalized_before_comparing() {
+    let idx = index(vec![entry("Linux/x86_64", &[]), entry("linux/aarch64/v8", &[])]);
+    assert_eq!(select(&idx, &target("linux/amd64", &[]), TABLE).selected(), Some(0));
+    assert_eq!(select(&idx, &target("linux/arm64", &[]), TABLE).selected(), Some(1));
+}
+
+#[test]
+fn s4_1_entry_without_platform_is_rejected() {
+    let mut e = entry("linux/amd64", &[]);
+    e.as_object_mut().unwrap().remove("platform");
+    let idx = index(vec![e]);
+    assert_eq!(codes(&idx, &target("linux/amd64", &[]), 0), vec!["no-platform"]);
+}
+
+#[test]
+fn s4_2_os_must_match() {
+    let idx = index(vec![entry("windows/amd64", &[])]);
+    assert_eq!(codes(&idx, &target("linux/amd64", &[]), 0), vec!["os-mismatch"]);
+}
+
+#[test]
+fn s4_3_fallback_vector() {
+    // (target, entry, compatible, reason when not)
+    let cases: &[(&str, &str, bool, &str)] = &[
+        ("linux/amd64/v3", "linux/amd64/v3", true, ""),
+        ("linux/amd64/v3", "linux/amd64/v2", true, ""),
+        ("linux/amd64/v3", "linux/amd64", true, ""),
+        ("linux/amd64/v3", "linux/amd64/v1", true, ""),
+        ("linux/amd64/v3", "linux/386", true, ""),
+        ("linux/amd64/v3", "linux/amd64/v4", false, "variant-unsupported"),
+        ("linux/amd64", "linux/amd64/v2", false, "variant-unsupported"),
+        ("linux/386", "linux/amd64", false, "arch-mismatch"),
+        ("linux/arm64/v8.2", "linux/arm64/v8.1", true, ""),
+        ("linux/arm64/v8.2", "linux/arm64", true, ""),
+        ("linux/arm64/v8.2", "linux/arm/v7", true, ""),
+        ("linux/arm64/v8.2", "linux/arm/v5", true, ""),
+        ("linux/arm64/v8.2", "linux/arm64/v8.3", false, "variant-unsupported"),
+        ("linux/arm64/v9.2", "linux/arm64/v8.7", true, ""),
+        ("linux/arm64/v9.2", "linux/arm64/v8.8", false, "variant-unsupported"),
+        ("linux/arm64/v9", "linux/arm64/v8.5", true, ""),
+        ("linux/arm/v7", "linux/arm/v6", true, ""),
+        ("linux/arm/v7", "linux/arm/v8", false, "variant-unsupported"),
+        ("linux/arm/v6", "linux/arm64", false, "arch-mismatch"),
+        ("linux/ppc64le", "linux/ppc64", false, "arch-mismatch"),
+        ("linux/s390x", "linux/s390x", true, ""),
+    ];
+    for (t, e, ok, code) in cases {
+        let idx = index(vec![entry(e, &[])]);
+        let got = codes(&idx, &target(t, &[]), 0);
+        if *ok {
+            assert!(got.is_empty(), "{t} should run {e}: {got:?}");
+        } else {
+            assert_eq!(got, vec![*code], "{t} vs {e}");
+        }
+    }
+}
+
+#[test]
+fn s4_3_unknown_arm64_variant_is_the_highest_known_below_it() {
+    // v8.12 and v9.9 are unknown to containerd: they run what v8.9 and v9.6 run.
+    let cases: &[(&str, &str, bool)] = &[
+        ("linux/arm64/v8.12", "linux/arm64/v8.9", true),
+        ("linux/arm64/v8.12", "linux/arm64/v8.12", true),
+        ("linux/arm64/v8.12", "linux/arm64/v9", false),
+        ("linux/arm64/v9.9", "linux/arm64/v9.6", true),
+        ("linux/arm64/v9.9", "linux/arm64/v8.9", true),
+        ("linux/arm64/v9.9", "linux/arm/v7", true),
+        ("linux/arm64/v10", "linux/arm64/v9.6", true),
+    ];
+    for (t, e, ok) in cases {
+        let idx = index(vec![entry(e, &[])]);
+        assert_eq!(codes(&idx, &target(t, &[]), 0).is_empty(), *ok, "{t} vs {e}");
+    }
+}
+
+#[test]
+fn s4_4_windows_os_version_compared_as_numbers() {
+    let win = |v: &str| {
+        let mut e = entry("windows/amd64", &[]);
+        e["platform"]["os.version"] = json!(v);
+        e
+    };
+    let t = target("windows(10.0.26100.100)/amd64", &[]);
+    let idx = index(vec![win("10.0.20348.9"), win("10.0.26100.1"), win("10.0.27000.1")]);
+    let s = select(&idx, &t, TABLE);
+    assert_eq!(s.selected(), Some(1));
+    assert_eq!(codes(&idx, &t, 2), vec!["os-version-mismatch"]);
+    // Numeric, not string, order: .10 beats .9.
+    let idx = index(vec![win("10.0.26100.9"), win("10.0.26100.10")]);
+    assert_eq!(select(&idx, &t, TABLE).selected(), Some(1));
+}
+
+#[test]
+fn s4_5_os_features_must_be_supported_and_win32k_is_implied_on_windows() {
+    let with_os_features = |platform: &str, feats: &[&str]| {
+        let mut e = entry(platform, &[]);
+        e["platform"]["os.features"] = json!(feats);
+        e
+    };
+    let idx = index(vec![with_os_features("linux/amd64", &["gpu"])]);
+    assert_eq!(codes(&idx, &target("linux/amd64", &[]), 0), vec!["os-feature-unsupported"]);
+    assert!(codes(&idx, &target("linux(+gpu)/amd64", &[]), 0).is_empty());
+    let idx = index(vec![with_os_features("windows/amd64", &["win32k"])]);
+    assert!(codes(&idx, &target("windows/amd64", &[]), 0).is_empty());
+}
+
+#[test]
+fn s4_6_features_unknown_and_unsupported() {
+    let idx = index(vec![
+        entry("linux/amd64", &["avx2"]),
+        entry("linux/amd64", &["sve"]),
+        entry("linux/amd64", &["AVX2"]),
+        entry("linux/amd64", &["nonsense"]),
+        entry("linux/arm64", &["avx2"]),
+    ]);
+    let t = target("linux/amd64", &[]);
+    assert_eq!(codes(&idx, &t, 0), vec!["feature-unsupported"]);
+    assert_eq!(codes(&idx, &t, 1), vec!["feature-unknown"]);
+    assert_eq!(codes(&idx, &t, 2), vec!["feature-unknown"]);
+    assert_eq!(codes(&idx, &t, 3), vec!["feature-unknown"]);
+    assert_eq!(codes(&idx, &t, 4), vec!["arch-mismatch", "feature-unknown"]);
+    let t = target("linux/amd64", &["avx2"]);
+    assert!(codes(&idx, &t, 0).is_empty());
+}
+
+#[test]
+fn s4_every_reason_that_applies_is_reported() {
+    let mut e = entry("windows/arm64", &["sve", "avx2"]);
+    e["platform"]["os.features"] = json!(["gpu"]);
+    let idx = index(vec![e]);
+    let got = codes(&idx, &target("linux/amd64", &[]), 0);
+    assert_eq!(got, vec!["os-mismatch", "arch-mismatch", "os-feature-unsupported", "feature-unsupported", "feature-unknown"]);
+}
+
+#[test]
+fn s5_1_closest_variant_wins_over_more_features() {
+    let idx = index(vec![entry("linux/amd64", &["avx2", "bmi2", "fma"]), entry("linux/amd64/v3", &[])]);
+    let t = Target::guaranteed(&Platform::new("linux", "amd64", "v3"), TABLE);
+    assert_eq!(select(&idx, &t, TABLE).selected(), Some(1));
+}
+
+#[test]
+fn s5_3_more_features_wins() {
+    let idx = index(vec![
+        entry("linux/amd64", &[]),
+        entry("linux/amd64", &["avx2"]),
+        entry("linux/amd64", &["avx2", "bmi2"]),
+        entry("linux/amd64", &["avx512f"]),
+    ]);
+    let t = target("linux/amd64", &["avx2", "bmi2"]);
+    let s = select(&idx, &t, TABLE);
+    let order: Vec<usize> = s.candidates.iter().map(|c| c.index).collect();
+    assert_eq!(order, vec![2, 1, 0]);
+}
+
+#[test]
+fn s5_3_duplicate_features_count_once() {
+    let idx = index(vec![entry("linux/amd64", &["avx2", "avx2", "avx2"]), entry("linux/amd64", &["avx2", "bmi2"])]);
+    let t = target("linux/amd64", &["avx2", "bmi2"]);
+    assert_eq!(select(&idx, &t, TABLE).selected(), Some(1));
+}
+
+#[test]
+fn s5_4_earliest_position_breaks_ties() {
+    let idx = index(vec![entry("linux/amd64", &["bmi2"]), entry("linux/amd64", &["avx2"])]);
+    let t = target("linux/amd64", &["avx2", "bmi2"]);
+    assert_eq!(select(&idx, &t, TABLE).selected(), Some(0));
+}
+
+#[test]
+fn s5_result_does_not_depend_on_target_feature_order() {
+    let idx = index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2", "fma"])]);
+    let a = target("linux/amd64", &["avx2", "fma", "bmi2"]);
+    let b = target("linux/amd64", &["bmi2", "fma", "avx2"]);
+    assert_eq!(select(&idx, &a, TABLE), select(&idx, &b, TABLE));
+}
+
+#[test]
+fn s6_legacy_takes_first_matching_platform_ignoring_features() {
+    let idx = index(vec![
+        entry("linux/arm64", &[]),
+        entry("linux/amd64", &["avx512f"]),
+        entry("linux/amd64", &[]),
+        entry("linux/amd64/v3", &["avx2"]),
+    ]);
+    let baseline = target("linux/amd64", &[]);
+    assert_eq!(legacy_select(&idx, &baseline).selected(), Some(1), "legacy picks the features entry: SIGILL risk");
+    assert_eq!(select(&idx, &baseline, TABLE).selected(), Some(2));
+    // A v3 target: the exact variant comes first in the fallback vector, features ignored.
+    let v3 = target("linux/amd64/v3", &[]);
+    assert_eq!(legacy_select(&idx, &v3).selected(), Some(3));
+}
+
+#[test]
+fn s8_platform_target_supports_exactly_what_its_variant_guarantees() {
+    let names = |arch: &str, variant: &str| guaranteed_features(TABLE, arch, variant).sorted_names();
+    let v3 = names("amd64", "v3");
+    for f in ["avx2", "bmi1", "bmi2", "fma", "f16c", "lzcnt", "movbe", "sse4_2", "popcnt", "sse2", "cmov"] {
+        assert!(v3.contains(&f), "v3 lacks {f}");
+    }
+    assert!(!v3.contains(&"avx512f"));
+    let base = names("amd64", "");
+    assert!(base.contains(&"sse2") && base.contains(&"cmov"));
+    assert!(!base.contains(&"sse3") && !base.contains(&"popcnt"));
+    assert!(names("amd64", "v4").contains(&"avx512vl"));
+    assert!(names("386", "").is_empty());
+    assert!(names("s390x", "").is_empty());
+}
+
+#[test]
+fn s8_guaranteed_levels_are_cumulative_along_the_vector() {
+    for arch in ["amd64", "arm64", "arm", "ppc64le"] {
+        for level in TABLE.levels(arch) {
+            let set = guaranteed_features(TABLE, arch, level.variant);
+            for id in level.features {
+                assert!(set.contains(*id), "{arch}/{}: {}", level.variant, id.feature().name);
+            }
+        }
+    }
+    let v2 = guaranteed_features(TABLE, "amd64", "v2");
+    let v3 = guaranteed_features(TABLE, "amd64", "v3");
+    assert!(v2.is_subset(&v3) && v2 != v3);
+}
