@@ -165,29 +165,46 @@ impl<'a> EntryPlatform<'a> {
 
 impl<'a> Entry<'a> {
     fn view(index: usize, value: &'a Value) -> Entry<'a> {
-        // Shapes were checked by `check`, so these reads cannot fail.
+        // Shapes were checked by `check`, so these reads cannot fail. One
+        // pass over the (small) maps is much cheaper than a hashed lookup per key.
         let raw = value.as_object().expect("checked: entry is an object");
-        let text = |key: &str| raw.get(key).and_then(Value::as_str).unwrap_or_default();
-        let platform = raw.get("platform").and_then(Value::as_object).map(|p| {
-            let text = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or_default();
-            EntryPlatform {
-                os: text("os"),
-                architecture: text("architecture"),
-                variant: text("variant"),
-                os_version: text("os.version"),
-                os_features: p.get("os.features").and_then(Value::as_array).map_or(&[], Vec::as_slice),
-                features: p.get("features").and_then(Value::as_array).map(Vec::as_slice),
-                raw: p,
+        let mut entry = Entry { index, media_type: "", digest: "", size: 0, platform: None, raw };
+        for (key, v) in raw {
+            match key.as_str() {
+                "mediaType" => entry.media_type = v.as_str().unwrap_or_default(),
+                "digest" => entry.digest = v.as_str().unwrap_or_default(),
+                "size" => entry.size = v.as_u64().unwrap_or_default(),
+                "platform" => entry.platform = v.as_object().map(EntryPlatform::view),
+                _ => {}
             }
-        });
-        Entry {
-            index,
-            media_type: text("mediaType"),
-            digest: text("digest"),
-            size: raw.get("size").and_then(Value::as_u64).unwrap_or_default(),
-            platform,
-            raw,
         }
+        entry
+    }
+}
+
+impl<'a> EntryPlatform<'a> {
+    fn view(raw: &'a Map<String, Value>) -> EntryPlatform<'a> {
+        let mut p = EntryPlatform {
+            os: "",
+            architecture: "",
+            variant: "",
+            os_version: "",
+            os_features: &[],
+            features: None,
+            raw,
+        };
+        for (key, v) in raw {
+            match key.as_str() {
+                "os" => p.os = v.as_str().unwrap_or_default(),
+                "architecture" => p.architecture = v.as_str().unwrap_or_default(),
+                "variant" => p.variant = v.as_str().unwrap_or_default(),
+                "os.version" => p.os_version = v.as_str().unwrap_or_default(),
+                "os.features" => p.os_features = v.as_array().map_or(&[], Vec::as_slice),
+                "features" => p.features = v.as_array().map(Vec::as_slice),
+                _ => {}
+            }
+        }
+        p
     }
 }
 
@@ -214,8 +231,10 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn want<'v>(v: &'v Value, pointer: &str, what: &str, ok: bool) -> Result<&'v Value, IndexError> {
-    if ok { Ok(v) } else { Err(shape(pointer, format!("must be {what}, not {}", type_name(v)))) }
+/// Check that `v` has the right shape; the pointer is only built on failure,
+/// so checking a big index allocates nothing.
+fn want<'v>(v: &'v Value, pointer: impl Fn() -> String, what: &str, ok: bool) -> Result<&'v Value, IndexError> {
+    if ok { Ok(v) } else { Err(shape(pointer(), format!("must be {what}, not {}", type_name(v)))) }
 }
 
 fn check(document: &Value) -> Result<(), IndexError> {
@@ -223,7 +242,7 @@ fn check(document: &Value) -> Result<(), IndexError> {
         .as_object()
         .ok_or_else(|| shape("", format!("an index must be a JSON object, not {}", type_name(document))))?;
     if let Some(mt) = top.get("mediaType") {
-        let mt = want(mt, "/mediaType", "a string", mt.is_string())?.as_str().unwrap_or_default();
+        let mt = want(mt, || "/mediaType".into(), "a string", mt.is_string())?.as_str().unwrap_or_default();
         if mt == OCI_MANIFEST || mt == DOCKER_MANIFEST {
             return Err(IndexError {
                 pointer: "/mediaType".into(),
@@ -241,7 +260,7 @@ fn check(document: &Value) -> Result<(), IndexError> {
         }
     }
     let manifests = match top.get("manifests") {
-        Some(m) => want(m, "/manifests", "an array", m.is_array())?.as_array().unwrap(),
+        Some(m) => want(m, || "/manifests".into(), "an array", m.is_array())?.as_array().unwrap(),
         None if top.contains_key("layers") || top.contains_key("config") => {
             return Err(IndexError {
                 pointer: String::new(),
@@ -252,49 +271,62 @@ fn check(document: &Value) -> Result<(), IndexError> {
         None => return Err(shape("", "not an index: no \"manifests\" array")),
     };
     for (i, entry) in manifests.iter().enumerate() {
-        check_entry(&format!("/manifests/{i}"), entry)?;
+        check_entry(i, entry)?;
     }
     Ok(())
 }
 
-fn check_entry(at: &str, entry: &Value) -> Result<(), IndexError> {
+fn check_entry(i: usize, entry: &Value) -> Result<(), IndexError> {
+    let at = || format!("/manifests/{i}");
     let obj = want(entry, at, "an object", entry.is_object())?.as_object().unwrap();
-    for key in ["mediaType", "digest"] {
-        match obj.get(key) {
-            Some(v) => {
-                want(v, &format!("{at}/{key}"), "a string", v.is_string())?;
+    let mut found = [false; 3];
+    let mut platform = None;
+    for (key, v) in obj {
+        match key.as_str() {
+            "mediaType" | "digest" => {
+                found[usize::from(key == "digest")] = true;
+                want(v, || format!("{}/{key}", at()), "a string", v.is_string())?;
             }
-            None => return Err(shape(at, format!("descriptor has no \"{key}\""))),
+            "size" => {
+                found[2] = true;
+                if v.as_u64().is_none() {
+                    return Err(shape(format!("{}/size", at()), format!("must be a non-negative integer, not {v}")));
+                }
+            }
+            "platform" => platform = Some(v),
+            _ => {}
         }
     }
-    match obj.get("size") {
-        Some(v) if v.as_u64().is_some() => {}
-        Some(v) => return Err(shape(format!("{at}/size"), format!("must be a non-negative integer, not {v}"))),
-        None => return Err(shape(at, "descriptor has no \"size\"")),
-    }
-    let Some(platform) = obj.get("platform") else { return Ok(()) };
-    let at = format!("{at}/platform");
-    let p = want(platform, &at, "an object", platform.is_object())?.as_object().unwrap();
-    for key in ["os", "architecture"] {
-        match p.get(key) {
-            Some(v) => {
-                want(v, &format!("{at}/{key}"), "a string", v.is_string())?;
-            }
-            None => return Err(shape(&at, format!("platform has no \"{key}\""))),
+    for (present, key) in found.iter().zip(["mediaType", "digest", "size"]) {
+        if !present {
+            return Err(shape(at(), format!("descriptor has no \"{key}\"")));
         }
     }
-    for key in ["variant", "os.version"] {
-        if let Some(v) = p.get(key) {
-            want(v, &format!("{at}/{}", escape(key)), "a string", v.is_string())?;
+    let Some(platform) = platform else { return Ok(()) };
+    let at = || format!("/manifests/{i}/platform");
+    let p = want(platform, at, "an object", platform.is_object())?.as_object().unwrap();
+    let mut found = [false; 2];
+    for (key, v) in p {
+        match key.as_str() {
+            "os" | "architecture" | "variant" | "os.version" => {
+                if key == "os" || key == "architecture" {
+                    found[usize::from(key == "architecture")] = true;
+                }
+                want(v, || format!("{}/{}", at(), escape(key)), "a string", v.is_string())?;
+            }
+            "os.features" | "features" => {
+                let ptr = || format!("{}/{}", at(), escape(key));
+                let items = want(v, ptr, "an array of strings", v.is_array())?.as_array().unwrap();
+                for (j, item) in items.iter().enumerate() {
+                    want(item, || format!("{}/{j}", ptr()), "a string", item.is_string())?;
+                }
+            }
+            _ => {}
         }
     }
-    for key in ["os.features", "features"] {
-        if let Some(v) = p.get(key) {
-            let ptr = format!("{at}/{}", escape(key));
-            let items = want(v, &ptr, "an array of strings", v.is_array())?.as_array().unwrap();
-            for (j, item) in items.iter().enumerate() {
-                want(item, &format!("{ptr}/{j}"), "a string", item.is_string())?;
-            }
+    for (present, key) in found.iter().zip(["os", "architecture"]) {
+        if !present {
+            return Err(shape(at(), format!("platform has no \"{key}\"")));
         }
     }
     Ok(())

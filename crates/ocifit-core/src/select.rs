@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::index::{Entry, EntryPlatform, Index};
 use crate::platform::{normalize_arch, normalize_os};
-use crate::table::{Family, FeatureSet, FeatureTable};
+use crate::table::{Family, FeatureId, FeatureSet, FeatureTable};
 use crate::target::Target;
 use crate::vector::{ArchVariant, fallback_vector};
 use crate::windows;
@@ -202,18 +202,42 @@ impl ShortArch for crate::platform::Platform {
     }
 }
 
+/// Feature names already looked up in this selection, per architecture:
+/// real indexes repeat a handful of names thousands of times.
+#[derive(Default)]
+struct Lookups<'a> {
+    seen: Vec<(&'a str, &'a str, Option<FeatureId>)>,
+}
+
+impl<'a> Lookups<'a> {
+    fn canonical(&mut self, table: FeatureTable, architecture: &'a str, name: &'a str) -> Option<FeatureId> {
+        if let Some((_, _, id)) = self.seen.iter().find(|(a, n, _)| *a == architecture && *n == name) {
+            return *id;
+        }
+        let id = if Family::of(architecture).is_some() {
+            table.canonical(architecture, name)
+        } else {
+            table.canonical(&normalize_arch(architecture, "").0, name)
+        };
+        if self.seen.len() < 256 {
+            self.seen.push((architecture, name, id));
+        }
+        id
+    }
+}
+
 /// §4.6: the CPU features of an entry, checked against the table for the
 /// entry's architecture and the target's set. Returns the distinct count.
-fn check_features(
+fn check_features<'a>(
     table: FeatureTable,
-    entry: &EntryPlatform<'_>,
+    lookups: &mut Lookups<'a>,
+    entry: &EntryPlatform<'a>,
     target: &FeatureSet,
     reasons: &mut Vec<Reason>,
 ) -> usize {
-    let (arch, _) = normalize_arch(entry.architecture, "");
     let mut seen = FeatureSet::new();
     for name in entry.features() {
-        match table.canonical(&arch, name) {
+        match lookups.canonical(table, entry.architecture, name) {
             Some(id) => {
                 if seen.insert(id) && !target.contains(id) {
                     reasons.push(Reason::FeatureUnsupported { feature: name.into() });
@@ -221,6 +245,7 @@ fn check_features(
             }
             None => {
                 if !reasons.iter().any(|r| matches!(r, Reason::FeatureUnknown { feature, .. } if feature == name)) {
+                    let arch = normalize_arch(entry.architecture, "").0;
                     reasons
                         .push(Reason::FeatureUnknown { feature: name.into(), hint: unknown_hint(table, &arch, name) });
                 }
@@ -271,13 +296,14 @@ pub fn legacy_select(index: &Index, target: &Target) -> Selection {
 
 pub fn select_with(index: &Index, target: &Target, table: FeatureTable, mode: Mode) -> Selection {
     let prepared = Prepared::new(target);
+    let mut lookups = Lookups::default();
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();
     for entry in index.entries() {
         let mut reasons = Vec::new();
         let position = prepared.check_platform(&entry, &mut reasons);
         let feature_count = match (entry.platform, mode) {
-            (Some(p), Mode::Features) => check_features(table, &p, &target.features, &mut reasons),
+            (Some(p), Mode::Features) => check_features(table, &mut lookups, &p, &target.features, &mut reasons),
             _ => 0,
         };
         let os_feature_count = entry.platform.map_or(0, |p| p.os_features().count());

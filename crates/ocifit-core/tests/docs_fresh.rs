@@ -7,10 +7,7 @@ fn s2_docs_feature_table_is_not_stale() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/features.md");
     let checked_in = std::fs::read_to_string(path).unwrap_or_default();
     let generated = ocifit_core::docs::markdown(FeatureTable::builtin(), None);
-    assert!(
-        checked_in == generated,
-        "docs/features.md is stale: run scripts/gen-docs.sh and commit the result"
-    );
+    assert!(checked_in == generated, "docs/features.md is stale: run scripts/gen-docs.sh and commit the result");
 }
 
 #[test]

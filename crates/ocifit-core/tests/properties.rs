@@ -6,8 +6,15 @@ use serde_json::{Value, json};
 
 const TABLE: FeatureTable = FeatureTable::builtin();
 
-const PLATFORMS: &[&str] =
-    &["linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/386", "linux/arm64", "linux/arm64/v8.2", "windows/amd64"];
+const PLATFORMS: &[&str] = &[
+    "linux/amd64",
+    "linux/amd64/v2",
+    "linux/amd64/v3",
+    "linux/386",
+    "linux/arm64",
+    "linux/arm64/v8.2",
+    "windows/amd64",
+];
 /// Known x86 and arm64 names, an alias and nonsense: entries may carry any.
 const FEATURES: &[&str] = &["avx2", "bmi2", "fma", "sse4_2", "avx512f", "asimd", "sve", "SSE42", "bogus"];
 
@@ -37,7 +44,11 @@ fn build(entries: &[(usize, Vec<usize>)]) -> Index {
 fn target_strategy() -> impl Strategy<Value = (usize, Vec<&'static str>)> {
     (0..PLATFORMS.len(), proptest::collection::vec(0..FEATURES.len(), 0..6)).prop_map(|(p, fs)| {
         let arch = PLATFORMS[p].split('/').nth(1).unwrap();
-        let names = fs.into_iter().map(|f| FEATURES[f]).filter(|n| ocifit_core::target::resolve_for(TABLE, arch, n).is_ok()).collect();
+        let names = fs
+            .into_iter()
+            .map(|f| FEATURES[f])
+            .filter(|n| ocifit_core::target::resolve_for(TABLE, arch, n).is_ok())
+            .collect();
         (p, names)
     })
 }

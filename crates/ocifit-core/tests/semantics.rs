@@ -81,9 +81,21 @@ fn s1_invalid_index_names_the_pointer() {
         ("{}", "", IndexErrorKind::Shape),
         ("{\"manifests\":{}}", "/manifests", IndexErrorKind::Shape),
         ("{\"manifests\":[1]}", "/manifests/0", IndexErrorKind::Shape),
-        ("{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":-1}]}", "/manifests/0/size", IndexErrorKind::Shape),
-        ("{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1.5}]}", "/manifests/0/size", IndexErrorKind::Shape),
-        ("{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1,\"platform\":\"linux\"}]}", "/manifests/0/platform", IndexErrorKind::Shape),
+        (
+            "{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":-1}]}",
+            "/manifests/0/size",
+            IndexErrorKind::Shape,
+        ),
+        (
+            "{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1.5}]}",
+            "/manifests/0/size",
+            IndexErrorKind::Shape,
+        ),
+        (
+            "{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1,\"platform\":\"linux\"}]}",
+            "/manifests/0/platform",
+            IndexErrorKind::Shape,
+        ),
         (
             "{\"manifests\":[{\"mediaType\":\"m\",\"digest\":\"d\",\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\",\"features\":\"avx2\"}}]}",
             "/manifests/0/platform/features",
@@ -99,7 +111,11 @@ fn s1_invalid_index_names_the_pointer() {
             "/manifests/0/platform/os.features/0",
             IndexErrorKind::Shape,
         ),
-        ("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[]}", "/mediaType", IndexErrorKind::ImageManifest),
+        (
+            "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[]}",
+            "/mediaType",
+            IndexErrorKind::ImageManifest,
+        ),
         ("{\"manifests\":[", "", IndexErrorKind::Json),
         ("not json", "", IndexErrorKind::Json),
     ];
@@ -130,7 +146,11 @@ fn s2_canonical_names_are_linux_names_except_sse3_and_lzcnt() {
         assert_eq!(f.name, f.name.to_ascii_lowercase());
         if let Some(linux) = f.linux {
             let exception = matches!((f.name, linux), ("sse3", "pni") | ("lzcnt", "abm"));
-            assert!(linux == f.name || exception || f.note.is_some(), "{} (linux {linux}) differs without a note", f.name);
+            assert!(
+                linux == f.name || exception || f.note.is_some(),
+                "{} (linux {linux}) differs without a note",
+                f.name
+            );
         }
     }
     let sse3 = TABLE.canonical("amd64", "sse3").unwrap().feature();
@@ -326,7 +346,10 @@ fn s4_every_reason_that_applies_is_reported() {
     e["platform"]["os.features"] = json!(["gpu"]);
     let idx = index(vec![e]);
     let got = codes(&idx, &target("linux/amd64", &[]), 0);
-    assert_eq!(got, vec!["os-mismatch", "arch-mismatch", "os-feature-unsupported", "feature-unsupported", "feature-unknown"]);
+    assert_eq!(
+        got,
+        vec!["os-mismatch", "arch-mismatch", "os-feature-unsupported", "feature-unsupported", "feature-unknown"]
+    );
 }
 
 #[test]
