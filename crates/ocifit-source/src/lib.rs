@@ -1,17 +1,44 @@
-//! Where indexes come from: a JSON file, standard input, and (later) OCI
-//! image layouts and registries, behind one [`Source`] type.
+//! Where indexes come from: a JSON file, standard input, an OCI image
+//! layout, or a registry, behind one [`Source`] type.
 //!
 //! Every command that reads an index parses its SOURCE argument with
 //! [`Source::parse`] and calls [`Source::load`]; nothing else in ocifit
 //! opens files or talks to the network for an index. The result keeps the
 //! exact bytes read, so commands that rewrite an index can compare, and
-//! lint can map JSON pointers back to lines.
+//! lint can map JSON pointers back to lines, and says where the index
+//! really came from ([`Resolved`]: registry, repository, digest).
+//!
+//! - [`digest`] has `algorithm:hex` digests, validated before they touch a
+//!   path or a URL;
+//! - [`layout`] reads `oci:DIR[:TAG]`;
+//! - [`reference`] parses docker-style image references;
+//! - [`registry`] is the one-request registry client, with its credentials
+//!   and transport rules.
+//!
+//! ```no_run
+//! use ocifit_source::Source;
+//! let loaded = Source::parse("docker://127.0.0.1:5000/app:v1").load().unwrap();
+//! println!("{} entries, index {}", loaded.index.len(), loaded.resolved.unwrap().digest.unwrap());
+//! ```
 //!
 //! Not here: host detection (`ocifit-host`) and the rules (`ocifit-core`).
+//! The library never prints; errors are [`SourceError`] values.
+
+#![forbid(unsafe_code)]
+
+pub mod digest;
+pub mod layout;
+pub mod options;
+pub mod reference;
+pub mod registry;
 
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+pub use digest::Digest;
+pub use options::{Credentials, Options};
+pub use reference::Reference;
 
 use ocifit_core::index::{IndexErrorKind, MAX_INDEX_BYTES};
 use ocifit_core::{Index, IndexError};
@@ -57,8 +84,15 @@ impl Source {
         Source::Registry(arg.to_string())
     }
 
-    /// Fetch the bytes and check them as an index.
+    /// Fetch the bytes and check them as an index, with the process-wide
+    /// [`Options`] (see [`Options::install`]).
     pub fn load(&self) -> Result<Loaded, SourceError> {
+        self.load_with(&Options::current())
+    }
+
+    /// Fetch the bytes and check them as an index.
+    pub fn load_with(&self, options: &Options) -> Result<Loaded, SourceError> {
+        let mut resolved = None;
         let bytes = match self {
             Source::File(path) => {
                 let file = std::fs::File::open(path).map_err(|e| self.error(io_problem(&e)))?;
@@ -68,15 +102,36 @@ impl Source {
                 read_limited(file).map_err(|p| self.error(p))?
             }
             Source::Stdin => read_limited(std::io::stdin().lock()).map_err(|p| self.error(p))?,
-            Source::OciLayout { .. } => {
-                return Err(self.error("OCI image layouts are not supported yet".into()));
+            Source::OciLayout { dir, tag } => {
+                let found = layout::read(dir, tag.as_deref(), options.max_manifest_bytes).map_err(|p| self.error(p))?;
+                resolved = Some(Resolved {
+                    name: format!("oci:{}", dir.display()),
+                    registry: None,
+                    repository: None,
+                    tag: tag.clone(),
+                    digest: found.digest.map(|d| d.to_string()),
+                    media_type: found.media_type,
+                    single_manifest: found.synthesized,
+                });
+                found.bytes
             }
-            Source::Registry(_) => {
-                return Err(self.error("registries are not supported yet".into()));
+            Source::Registry(text) => {
+                let reference = Reference::parse(text).map_err(|p| self.error(p))?;
+                let fetched = registry::fetch_index(&reference, options).map_err(|p| self.error(p.to_string()))?;
+                resolved = Some(Resolved {
+                    name: reference.name(),
+                    registry: Some(reference.registry.clone()),
+                    repository: Some(reference.repository.clone()),
+                    tag: reference.tag.clone(),
+                    digest: Some(fetched.digest.to_string()),
+                    media_type: fetched.media_type,
+                    single_manifest: fetched.synthesized,
+                });
+                fetched.bytes
             }
         };
         let index = Index::from_slice(&bytes).map_err(|e| self.index_error(e))?;
-        Ok(Loaded { source: self.clone(), bytes, index })
+        Ok(Loaded { source: self.clone(), bytes, index, resolved })
     }
 
     fn error(&self, problem: String) -> SourceError {
@@ -108,6 +163,61 @@ pub struct Loaded {
     /// The exact bytes, for byte-level comparisons and line/column mapping.
     pub bytes: Vec<u8>,
     pub index: Index,
+    /// Where a layout or registry source resolved to; `None` for files and stdin.
+    pub resolved: Option<Resolved>,
+}
+
+impl Loaded {
+    /// The pinned reference of one of the index's entries: `host/repo@digest`
+    /// for a registry, `oci:DIR@digest` for a layout, `None` for files.
+    pub fn pin(&self, entry_digest: &str) -> Option<String> {
+        self.resolved.as_ref().map(|r| format!("{}@{entry_digest}", r.name))
+    }
+}
+
+/// Provenance of an index read from a layout or a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// `registry/repository` (fully qualified: `docker.io/library/alpine`),
+    /// or `oci:DIR`: what a digest is appended to, to pin an image.
+    pub name: String,
+    /// `docker.io`, `127.0.0.1:5000`; `None` for a layout.
+    pub registry: Option<String>,
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+    /// The digest of the document read: the index, or the single image
+    /// manifest; `None` when a layout's `index.json` is the index itself.
+    pub digest: Option<String>,
+    /// The media type of that document.
+    pub media_type: String,
+    /// The document was a single image manifest, reported as a one-entry index.
+    pub single_manifest: bool,
+}
+
+impl Resolved {
+    /// The `source` object of `select --format json`.
+    pub fn to_json(&self, input: &Source) -> serde_json::Value {
+        let mut obj = serde_json::Map::new();
+        obj.insert("input".into(), input.to_string().into());
+        obj.insert("name".into(), self.name.clone().into());
+        if let Some(r) = &self.registry {
+            obj.insert("registry".into(), r.clone().into());
+        }
+        if let Some(r) = &self.repository {
+            obj.insert("repository".into(), r.clone().into());
+        }
+        if let Some(t) = &self.tag {
+            obj.insert("tag".into(), t.clone().into());
+        }
+        obj.insert("digest".into(), self.digest.clone().map_or(serde_json::Value::Null, Into::into));
+        obj.insert(
+            "reference".into(),
+            self.digest.as_ref().map_or(serde_json::Value::Null, |d| format!("{}@{d}", self.name).into()),
+        );
+        obj.insert("mediaType".into(), self.media_type.clone().into());
+        obj.insert("singleManifest".into(), self.single_manifest.into());
+        serde_json::Value::Object(obj)
+    }
 }
 
 /// A source that could not be read or is not an index; `Display` is the

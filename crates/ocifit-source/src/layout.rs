@@ -1,0 +1,243 @@
+//! OCI image layouts (`oci:DIR[:TAG]`), as `skopeo copy`, `buildah push`,
+//! `oras` and `crane` write them.
+//!
+//! `DIR/oci-layout` must say `imageLayoutVersion` 1.0.0; `DIR/index.json`
+//! lists what the layout holds. With TAG, the one entry whose
+//! `org.opencontainers.image.ref.name` is TAG; without, the only entry (or,
+//! when `index.json` names no tags at all and lists several entries, the
+//! top-level index itself). An entry that is an index is read and, while
+//! it is a single nested index, followed down to the index that lists
+//! platforms. An entry that is an image manifest becomes a one-entry index
+//! whose platform comes from the image's config blob.
+//!
+//! Blobs are read only as `DIR/blobs/ALG/HEX` from a [`Digest`] that has
+//! been validated, their size must match the descriptor and their content
+//! must hash to the digest.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ocifit_core::index::{DOCKER_LIST, DOCKER_MANIFEST, MAX_INDEX_BYTES, OCI_INDEX, OCI_MANIFEST};
+use serde_json::{Map, Value, json};
+
+use crate::digest::{Digest, shorten};
+
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// How deep nested indexes are followed before giving up.
+const MAX_NESTING: usize = 8;
+
+/// What a layout resolved to: the bytes of the platform list and its digest.
+#[derive(Debug)]
+pub struct LayoutIndex {
+    pub bytes: Vec<u8>,
+    /// The digest of the document that lists platforms (`None` when that is
+    /// `index.json` itself, which has no digest of its own).
+    pub digest: Option<Digest>,
+    pub media_type: String,
+    /// The image manifest was turned into a one-entry index.
+    pub synthesized: bool,
+}
+
+pub fn read(dir: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutIndex, String> {
+    check_layout_file(dir)?;
+    let index_path = dir.join("index.json");
+    let bytes = read_limited(&index_path, MAX_INDEX_BYTES, None)?;
+    let top: Value = serde_json::from_slice(&bytes).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
+    let entries = top
+        .get("manifests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| "index.json: not an index: no \"manifests\" array".to_string())?;
+    let tags: Vec<&str> =
+        entries.iter().filter_map(|e| e.pointer("/annotations/org.opencontainers.image.ref.name")?.as_str()).collect();
+    let chosen = match tag {
+        Some(tag) => {
+            let matching: Vec<&Value> = entries
+                .iter()
+                .filter(|e| {
+                    e.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) == Some(tag)
+                })
+                .collect();
+            match matching.as_slice() {
+                [one] => *one,
+                [] => return Err(format!("no tag {:?} in the layout ({})", shorten(tag), list_tags(&tags))),
+                _ => return Err(format!("tag {:?} names {} entries of index.json", shorten(tag), matching.len())),
+            }
+        }
+        None => match entries.as_slice() {
+            [] => return Err("the layout is empty (index.json lists no manifests)".into()),
+            [one] => one,
+            _ if tags.is_empty() => {
+                // index.json is itself the list of platforms.
+                return Ok(LayoutIndex { bytes, digest: None, media_type: OCI_INDEX.into(), synthesized: false });
+            }
+            _ => {
+                return Err(format!(
+                    "the layout holds several images; pick one with oci:DIR:TAG ({})",
+                    list_tags(&tags)
+                ));
+            }
+        },
+    };
+    follow(dir, chosen, max_blob)
+}
+
+fn list_tags(tags: &[&str]) -> String {
+    if tags.is_empty() {
+        return "it has no tags".into();
+    }
+    let shown: Vec<String> = tags.iter().take(20).map(|t| shorten(t)).collect();
+    let more = if tags.len() > 20 { format!(" and {} more", tags.len() - 20) } else { String::new() };
+    format!("tags: {}{more}", shown.join(", "))
+}
+
+fn check_layout_file(dir: &Path) -> Result<(), String> {
+    let path = dir.join("oci-layout");
+    let bytes = match read_limited(&path, 64 * 1024, None) {
+        Ok(b) => b,
+        Err(_) if !dir.exists() => return Err("no such directory".into()),
+        Err(_) if !dir.is_dir() => return Err("not a directory (an OCI layout is a directory)".into()),
+        Err(e) => return Err(format!("not an OCI image layout: {e}")),
+    };
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
+    match doc.get("imageLayoutVersion").and_then(Value::as_str) {
+        Some("1.0.0") => Ok(()),
+        Some(v) => Err(format!("oci-layout: unsupported imageLayoutVersion {:?}", shorten(v))),
+        None => Err("oci-layout: no imageLayoutVersion".into()),
+    }
+}
+
+/// A descriptor's digest, size and media type, checked.
+struct Descriptor {
+    digest: Digest,
+    size: u64,
+    media_type: String,
+    platform: Option<Value>,
+}
+
+fn descriptor(value: &Value, what: &str) -> Result<Descriptor, String> {
+    let digest =
+        value.get("digest").and_then(Value::as_str).ok_or_else(|| format!("{what}: descriptor has no digest"))?;
+    let digest = Digest::parse(digest).map_err(|e| format!("{what}: {e}"))?;
+    let size = value.get("size").and_then(Value::as_u64).ok_or_else(|| format!("{what}: descriptor has no size"))?;
+    let media_type = value.get("mediaType").and_then(Value::as_str).unwrap_or_default().to_string();
+    Ok(Descriptor { digest, size, media_type, platform: value.get("platform").cloned() })
+}
+
+fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, String> {
+    let mut desc = descriptor(entry, "index.json")?;
+    for _ in 0..MAX_NESTING {
+        let bytes = read_blob(dir, &desc, max_blob)?;
+        let doc: Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
+        let media_type =
+            doc.get("mediaType").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| desc.media_type.clone());
+        let is_index = media_type == OCI_INDEX
+            || media_type == DOCKER_LIST
+            || (media_type.is_empty() && doc.get("manifests").is_some());
+        if is_index {
+            // A lone nested index with no platform of its own is a wrapper.
+            let manifests = doc.get("manifests").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            if let [only] = manifests {
+                let only_mt = only.get("mediaType").and_then(Value::as_str).unwrap_or_default();
+                if (only_mt == OCI_INDEX || only_mt == DOCKER_LIST) && only.get("platform").is_none() {
+                    desc = descriptor(only, &format!("blob {}", desc.digest))?;
+                    continue;
+                }
+            }
+            return Ok(LayoutIndex { bytes, digest: Some(desc.digest), media_type, synthesized: false });
+        }
+        let is_manifest = media_type == OCI_MANIFEST
+            || media_type == DOCKER_MANIFEST
+            || (media_type.is_empty() && doc.get("config").is_some());
+        if is_manifest {
+            let platform = match desc.platform.take() {
+                Some(p) => p,
+                None => config_platform(dir, &doc, &desc.digest, max_blob)?,
+            };
+            let media_type = if media_type.is_empty() { OCI_MANIFEST.to_string() } else { media_type };
+            let bytes = single_entry_index(&media_type, &desc.digest, desc.size, Some(platform));
+            return Ok(LayoutIndex { bytes, digest: Some(desc.digest), media_type, synthesized: true });
+        }
+        return Err(format!(
+            "blob {} is neither an index nor an image manifest ({:?})",
+            desc.digest,
+            shorten(&media_type)
+        ));
+    }
+    Err(format!("indexes nested more than {MAX_NESTING} deep"))
+}
+
+/// The platform an image's config declares (`os`, `architecture`, ...).
+fn config_platform(dir: &Path, manifest: &Value, at: &Digest, max_blob: usize) -> Result<Value, String> {
+    let config = manifest.get("config").ok_or_else(|| format!("image manifest {at} has no config"))?;
+    let desc = descriptor(config, &format!("image manifest {at} config"))?;
+    let bytes = read_blob(dir, &desc, max_blob)?;
+    platform_from_config(&bytes).map_err(|e| format!("config {}: {e}", desc.digest))
+}
+
+/// Build a `platform` object from an image config document.
+pub fn platform_from_config(bytes: &[u8]) -> Result<Value, String> {
+    let config: Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
+    let mut platform = Map::new();
+    for key in ["os", "architecture"] {
+        let v = config.get(key).and_then(Value::as_str).ok_or_else(|| format!("no {key:?}"))?;
+        platform.insert(key.into(), json!(v));
+    }
+    for key in ["variant", "os.version"] {
+        if let Some(v) = config.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            platform.insert(key.into(), json!(v));
+        }
+    }
+    if let Some(v) = config.get("os.features").and_then(Value::as_array).filter(|v| !v.is_empty()) {
+        platform.insert("os.features".into(), Value::Array(v.clone()));
+    }
+    Ok(Value::Object(platform))
+}
+
+/// An index with one entry: how a single image manifest is reported.
+pub fn single_entry_index(media_type: &str, digest: &Digest, size: u64, platform: Option<Value>) -> Vec<u8> {
+    let mut entry = Map::new();
+    entry.insert("mediaType".into(), json!(media_type));
+    entry.insert("digest".into(), json!(digest.to_string()));
+    entry.insert("size".into(), json!(size));
+    if let Some(p) = platform {
+        entry.insert("platform".into(), p);
+    }
+    let doc = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [Value::Object(entry)]});
+    serde_json::to_vec_pretty(&doc).expect("a Value always serializes")
+}
+
+fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
+    // Both components come from a validated digest: no separators, no dots.
+    dir.join("blobs").join(digest.algorithm().name()).join(digest.hex())
+}
+
+fn read_blob(dir: &Path, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, String> {
+    if desc.size > max_blob as u64 {
+        return Err(format!("blob {} is {} bytes, more than the {} bytes allowed", desc.digest, desc.size, max_blob));
+    }
+    let bytes = read_limited(&blob_path(dir, &desc.digest), max_blob, Some(&desc.digest))?;
+    if bytes.len() as u64 != desc.size {
+        return Err(format!("blob {} is {} bytes, its descriptor says {}", desc.digest, bytes.len(), desc.size));
+    }
+    desc.digest.verify(&bytes).map_err(|e| format!("blob {}: {e}", desc.digest))?;
+    Ok(bytes)
+}
+
+fn read_limited(path: &Path, max: usize, blob: Option<&Digest>) -> Result<Vec<u8>, String> {
+    let name = || match blob {
+        Some(d) => format!("blob {d}"),
+        None => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{}: missing", name()),
+        _ => format!("{}: cannot read: {e}", name()),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(|e| format!("{}: cannot read: {e}", name()))?;
+    if bytes.len() > max {
+        return Err(format!("{}: larger than the {max} bytes allowed", name()));
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,357 @@
+//! The HTTP transport: one blocking `ureq` agent with rustls, where ocifit
+//! — not the library — decides about redirects, retries and body sizes.
+//!
+//! - TLS is verified against Mozilla's roots plus `--ca-cert` files.
+//! - Redirects are followed by hand (at most 5): the `Authorization`
+//!   header goes only to the origin (scheme, host and port) it was meant
+//!   for, and a redirect from `https` to `http` is refused unless the
+//!   target is a loopback host or `--plain-http` was given.
+//! - 429, 502, 503 and 504 answers and refused or reset connections are
+//!   retried a bounded number of times with doubling backoff (or the
+//!   `Retry-After` the server asks for, capped); timeouts are not retried.
+//! - Bodies are read through a limit: a `Content-Length` above it is
+//!   refused before reading, a body that grows past it is cut off.
+
+use std::io::Read;
+use std::time::Duration;
+
+use crate::options::Options;
+use crate::reference::is_loopback_host;
+
+const MAX_REDIRECTS: usize = 5;
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// Error bodies are read only this far: enough for the registry's JSON error.
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+pub struct Http {
+    agent: ureq::Agent,
+    options: Options,
+}
+
+/// An answer, body already read (within its limit).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Lowercase names.
+    headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Where the answer finally came from (after redirects).
+    pub url: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn headers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+pub enum Method<'a> {
+    Get,
+    /// `application/x-www-form-urlencoded` body.
+    PostForm(&'a str),
+}
+
+impl Http {
+    pub fn new(options: &Options, direct: bool) -> Result<Http, String> {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if !options.ca_certs.is_empty() {
+            let mut roots: Vec<ureq::tls::Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|c| ureq::tls::Certificate::from_der(c.as_ref()))
+                .collect();
+            for path in &options.ca_certs {
+                let pem = std::fs::read(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+                let before = roots.len();
+                for item in ureq::tls::parse_pem(&pem) {
+                    if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
+                        roots.push(c);
+                    }
+                }
+                if roots.len() == before {
+                    return Err(format!("--ca-cert {}: no PEM certificate in the file", path.display()));
+                }
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+        }
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_recv_response(Some(options.read_timeout))
+            .timeout_per_read(Some(options.read_timeout))
+            .user_agent(concat!("ocifit/", env!("CARGO_PKG_VERSION")))
+            .accept_encoding("identity")
+            .tls_config(tls.build());
+        if direct {
+            // A loopback registry is never reached through a proxy.
+            config = config.proxy(None);
+        }
+        Ok(Http { agent: config.build().into(), options: options.clone() })
+    }
+
+    /// Send a request, follow redirects and retry as described above. The
+    /// body of a 2xx answer is read up to `max` bytes (more is an error);
+    /// other bodies up to [`ERROR_BODY_LIMIT`].
+    pub fn send(
+        &self,
+        method: Method<'_>,
+        url: &str,
+        headers: &[(&str, &str)],
+        authorization: Option<&str>,
+        max: usize,
+    ) -> Result<Reply, String> {
+        let mut url = url.to_string();
+        let first_origin = origin(&url).ok_or_else(|| format!("bad URL {url}"))?;
+        for _ in 0..=MAX_REDIRECTS {
+            // Credentials only ever go to the origin they were meant for.
+            let auth = authorization.filter(|_| origin(&url).as_ref() == Some(&first_origin));
+            let reply = self.send_retrying(&method, &url, headers, auth, max)?;
+            if !matches!(reply.status, 301 | 302 | 303 | 307 | 308) {
+                return Ok(reply);
+            }
+            let location = reply.header("location").ok_or_else(|| format!("{url}: redirect without a Location"))?;
+            let next = resolve(&url, location).ok_or_else(|| format!("{url}: unusable redirect to {location:?}"))?;
+            let (scheme, authority) = origin(&next).ok_or_else(|| format!("bad redirect URL {next}"))?;
+            if scheme == "http"
+                && url.starts_with("https://")
+                && !self.options.plain_http
+                && !is_loopback_host(crate::reference::host_of(&authority))
+            {
+                return Err(format!("{url}: refusing a redirect from https to plain http ({next})"));
+            }
+            url = next;
+        }
+        Err(format!("{url}: more than {MAX_REDIRECTS} redirects"))
+    }
+
+    fn send_retrying(
+        &self,
+        method: &Method<'_>,
+        url: &str,
+        headers: &[(&str, &str)],
+        authorization: Option<&str>,
+        max: usize,
+    ) -> Result<Reply, String> {
+        let mut wait = self.options.retry_backoff;
+        let mut attempt = 0;
+        loop {
+            let outcome = self.send_once(method, url, headers, authorization, max);
+            let retry_after = match &outcome {
+                Ok(r) if matches!(r.status, 429 | 502 | 503 | 504) => Some(
+                    r.header("retry-after")
+                        .and_then(|s| s.trim().parse::<u64>().ok())
+                        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER)),
+                ),
+                Err(Failure::Connect(_)) => Some(None),
+                _ => None,
+            };
+            match retry_after {
+                Some(after) if attempt < self.options.retries => {
+                    std::thread::sleep(after.unwrap_or(wait));
+                    wait *= 2;
+                    attempt += 1;
+                }
+                _ => {
+                    return outcome.map_err(|f| match f {
+                        Failure::Connect(m) if attempt > 0 => format!("{m} (after {} attempts)", attempt + 1),
+                        Failure::Connect(m) | Failure::Other(m) => m,
+                    });
+                }
+            }
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: &Method<'_>,
+        url: &str,
+        headers: &[(&str, &str)],
+        authorization: Option<&str>,
+        max: usize,
+    ) -> Result<Reply, Failure> {
+        let result = match method {
+            Method::Get => {
+                let mut req = self.agent.get(url);
+                for (n, v) in headers {
+                    req = req.header(*n, *v);
+                }
+                if let Some(a) = authorization {
+                    req = req.header("Authorization", a);
+                }
+                req.call()
+            }
+            Method::PostForm(form) => {
+                let mut req = self.agent.post(url).header("Content-Type", "application/x-www-form-urlencoded");
+                for (n, v) in headers {
+                    req = req.header(*n, *v);
+                }
+                if let Some(a) = authorization {
+                    req = req.header("Authorization", a);
+                }
+                req.send(form.as_bytes())
+            }
+        };
+        let response = result.map_err(|e| self.transport_failure(url, e))?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+            .collect();
+        let limit = if (200..300).contains(&status) { max } else { ERROR_BODY_LIMIT };
+        let declared = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<u64>().ok());
+        if (200..300).contains(&status) && declared.is_some_and(|n| n > limit as u64) {
+            return Err(Failure::Other(format!(
+                "{url}: the answer is {} bytes, more than the {limit} bytes allowed (refused before reading)",
+                declared.unwrap_or_default()
+            )));
+        }
+        let mut body = Vec::new();
+        let read = response.into_body().into_reader().take(limit as u64 + 1).read_to_end(&mut body);
+        if let Err(e) = read {
+            return Err(Failure::Other(format!("{url}: reading the answer: {}", describe_io(&e, &self.options))));
+        }
+        if body.len() > limit {
+            if (200..300).contains(&status) {
+                return Err(Failure::Other(format!(
+                    "{url}: the answer is larger than the {limit} bytes allowed (refused while reading)"
+                )));
+            }
+            body.truncate(limit);
+        }
+        Ok(Reply { status, headers, body, url: url.to_string() })
+    }
+
+    fn transport_failure(&self, url: &str, e: ureq::Error) -> Failure {
+        use ureq::Error as E;
+        let what = match &e {
+            E::Timeout(_) => {
+                return Failure::Other(format!(
+                    "{url}: timed out (connect {} s, read {} s)",
+                    self.options.connect_timeout.as_secs_f32(),
+                    self.options.read_timeout.as_secs_f32()
+                ));
+            }
+            E::Io(io) => {
+                let m = describe_io(io, &self.options);
+                return match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof => Failure::Connect(format!("{url}: {m}")),
+                    _ => Failure::Other(format!("{url}: {m}")),
+                };
+            }
+            E::HostNotFound => "host not found".to_string(),
+            E::ConnectionFailed => return Failure::Connect(format!("{url}: connection failed")),
+            E::Tls(m) => format!("TLS: {m}"),
+            E::Rustls(r) => format!("TLS: {r}"),
+            other => other.to_string(),
+        };
+        Failure::Other(format!("{url}: {what}"))
+    }
+}
+
+enum Failure {
+    /// Worth another try.
+    Connect(String),
+    Other(String),
+}
+
+fn describe_io(e: &std::io::Error, options: &Options) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused (is the registry running?)".into(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+            format!("timed out after {} s", options.read_timeout.as_secs_f32())
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// `(scheme, authority)` of an absolute URL, the authority lowercased.
+pub fn origin(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    let mut authority = authority.to_ascii_lowercase();
+    // The default port is the same origin as no port.
+    for (s, port) in [("http", ":80"), ("https", ":443")] {
+        if scheme == s && authority.ends_with(port) && !authority.ends_with(']') {
+            authority.truncate(authority.len() - port.len());
+        }
+    }
+    Some((scheme, authority))
+}
+
+/// Resolve a `Location` against the URL it came from.
+fn resolve(base: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return origin(location).map(|_| location.to_string());
+    }
+    let (scheme, rest) = base.split_once("://")?;
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{scheme}://{rest}"));
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if location.starts_with('/') {
+        return Some(format!("{scheme}://{authority}{location}"));
+    }
+    // Relative to the base's directory.
+    let path = &rest[authority.len()..];
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    Some(format!("{scheme}://{authority}{}{location}", if dir.is_empty() { "/" } else { dir }))
+}
+
+/// Percent-encode a query value.
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let o = |u: &str| origin(u).map(|(s, a)| format!("{s} {a}"));
+        assert_eq!(o("https://Example.com/v2/").as_deref(), Some("https example.com"));
+        assert_eq!(o("https://example.com:443/x").as_deref(), Some("https example.com"));
+        assert_eq!(o("http://127.0.0.1:5000").as_deref(), Some("http 127.0.0.1:5000"));
+        assert_eq!(o("http://[::1]:5000/v2/").as_deref(), Some("http [::1]:5000"));
+        assert_eq!(o("http://user@evil/").as_deref(), None);
+        assert_eq!(o("no-scheme"), None);
+    }
+
+    #[test]
+    fn locations() {
+        let b = "http://127.0.0.1:5000/v2/app/manifests/v1";
+        assert_eq!(resolve(b, "/v2/x").unwrap(), "http://127.0.0.1:5000/v2/x");
+        assert_eq!(resolve(b, "//other:1/y").unwrap(), "http://other:1/y");
+        assert_eq!(resolve(b, "https://cdn/z?q").unwrap(), "https://cdn/z?q");
+        assert_eq!(resolve(b, "v2").unwrap(), "http://127.0.0.1:5000/v2/app/manifests/v2");
+    }
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(encode("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert_eq!(encode("Docker registry"), "Docker%20registry");
+    }
+}
