@@ -190,7 +190,8 @@ fn s2_unknown_command_line_feature_is_an_error() {
 
 #[test]
 fn s3_normalization() {
-    let cases: &[(&str, &str, &str, (&str, &str, &str))] = &[
+    type Case<'a> = (&'a str, &'a str, &'a str, (&'a str, &'a str, &'a str));
+    let cases: &[Case] = &[
         ("Linux", "x86_64", "", ("linux", "amd64", "")),
         ("linux", "x86-64", "v1", ("linux", "amd64", "")),
         ("linux", "amd64", "v3", ("linux", "amd64", "v3")),
