@@ -1,0 +1,347 @@
+//! From an RFC 6901 JSON Pointer back to a line and column in the bytes the
+//! index was read from.
+//!
+//! A small scanner walks the original text once for any number of pointers:
+//! it descends only into values on the way to a wanted pointer and skips
+//! everything else without decoding it. A pointer to something that is not
+//! there (a missing property) lands on its deepest existing parent.
+//! Lines are 1-based; columns are 1-based and count Unicode scalar values
+//! (SARIF's `unicodeCodePoints`).
+
+use std::collections::{HashMap, HashSet};
+
+use ocifit_core::index::escape;
+
+/// Where a value starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Byte offset of the value's first byte.
+    pub offset: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The input text, indexed by line.
+#[derive(Debug)]
+pub struct SourceMap<'a> {
+    bytes: &'a [u8],
+    line_starts: Vec<usize>,
+}
+
+impl<'a> SourceMap<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1));
+        SourceMap { bytes, line_starts }
+    }
+
+    /// Line and column of a byte offset.
+    pub fn position(&self, offset: usize) -> Position {
+        let offset = offset.min(self.bytes.len());
+        let line = self.line_starts.partition_point(|s| *s <= offset);
+        let start = self.line_starts[line - 1];
+        let column = String::from_utf8_lossy(&self.bytes[start..offset]).chars().count() + 1;
+        Position { offset, line, column }
+    }
+
+    /// The text of a 1-based line, without its line ending.
+    pub fn line(&self, line: usize) -> &'a str {
+        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else { return "" };
+        let end = self.line_starts.get(line).map_or(self.bytes.len(), |n| n - 1);
+        let text = std::str::from_utf8(&self.bytes[start..end]).unwrap_or("");
+        text.strip_suffix('\r').unwrap_or(text)
+    }
+
+    /// Where each pointer's value starts (or its deepest existing parent's);
+    /// `None` only when the text is not JSON.
+    pub fn locate_all(&self, pointers: &[&str]) -> Vec<Option<Position>> {
+        let mut targets: HashSet<&str> = HashSet::new();
+        let mut prefixes: HashSet<&str> = HashSet::new();
+        for p in pointers {
+            targets.insert(p);
+            let mut cut = p.len();
+            while let Some(slash) = p[..cut].rfind('/') {
+                prefixes.insert(&p[..slash]);
+                targets.insert(&p[..slash]);
+                cut = slash;
+            }
+        }
+        let mut found: HashMap<String, usize> = HashMap::new();
+        let mut scanner = Scanner { bytes: self.bytes, pos: 0 };
+        scanner.ws();
+        let mut path = String::new();
+        let _ = scanner.value(&mut path, &targets, &prefixes, &mut found);
+        pointers
+            .iter()
+            .map(|p| {
+                let mut p: &str = p;
+                loop {
+                    if let Some(&offset) = found.get(p) {
+                        return Some(self.position(offset));
+                    }
+                    p = &p[..p.rfind('/')?];
+                }
+            })
+            .collect()
+    }
+
+    pub fn locate(&self, pointer: &str) -> Option<Position> {
+        self.locate_all(&[pointer]).pop().flatten()
+    }
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// Not JSON (the scanner gives up; callers fall back to no position).
+struct Malformed;
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Result<(), Malformed> {
+        self.ws();
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(Malformed)
+        }
+    }
+
+    /// At a value (whitespace skipped): record it, descend or skip it.
+    fn value(
+        &mut self,
+        path: &mut String,
+        targets: &HashSet<&str>,
+        prefixes: &HashSet<&str>,
+        found: &mut HashMap<String, usize>,
+    ) -> Result<(), Malformed> {
+        self.ws();
+        if targets.contains(path.as_str()) {
+            found.insert(path.clone(), self.pos);
+        }
+        if !prefixes.contains(path.as_str()) {
+            return self.skip();
+        }
+        match self.peek() {
+            Some(b'{') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    let key = self.string()?;
+                    self.expect(b':')?;
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&escape(&key));
+                    self.value(path, targets, prefixes, found)?;
+                    path.truncate(len);
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Malformed),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                let mut i = 0usize;
+                loop {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&i.to_string());
+                    self.value(path, targets, prefixes, found)?;
+                    path.truncate(len);
+                    i += 1;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Malformed),
+                    }
+                }
+            }
+            _ => self.skip(),
+        }
+    }
+
+    /// A string's decoded contents (at its opening quote).
+    fn string(&mut self) -> Result<String, Malformed> {
+        let start = self.pos;
+        self.skip_string()?;
+        let raw = &self.bytes[start..self.pos];
+        if !raw.contains(&b'\\') {
+            return std::str::from_utf8(&raw[1..raw.len() - 1]).map(String::from).map_err(|_| Malformed);
+        }
+        serde_json::from_slice(raw).map_err(|_| Malformed)
+    }
+
+    fn skip_string(&mut self) -> Result<(), Malformed> {
+        if self.peek() != Some(b'"') {
+            return Err(Malformed);
+        }
+        self.pos += 1;
+        loop {
+            match self.peek() {
+                None => return Err(Malformed),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => self.pos += 2,
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+
+    /// Skip one value without looking inside it.
+    fn skip(&mut self) -> Result<(), Malformed> {
+        self.ws();
+        match self.peek() {
+            None => Err(Malformed),
+            Some(b'"') => self.skip_string(),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek() {
+                        None => return Err(Malformed),
+                        Some(b'"') => self.skip_string()?,
+                        Some(b'{' | b'[') => {
+                            depth += 1;
+                            self.pos += 1;
+                        }
+                        Some(b'}' | b']') => {
+                            depth -= 1;
+                            self.pos += 1;
+                            if depth == 0 {
+                                return Ok(());
+                            }
+                        }
+                        Some(_) => self.pos += 1,
+                    }
+                }
+            }
+            Some(_) => {
+                let start = self.pos;
+                while let Some(b) = self.peek() {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                if self.pos == start { Err(Malformed) } else { Ok(()) }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "{\n  \"a/b\": 1,\n  \"m~n\": [true, {\"k\": \"v\\\"}\"}],\n  \"é\": \"ü\", \"x\": {\"\\u0079\": null}\n}\n";
+
+    fn at(pointer: &str) -> Option<(usize, usize)> {
+        SourceMap::new(TEXT.as_bytes()).locate(pointer).map(|p| (p.line, p.column))
+    }
+
+    #[test]
+    fn root_and_escaped_keys() {
+        assert_eq!(at(""), Some((1, 1)));
+        assert_eq!(at("/a~1b"), Some((2, 10)));
+        assert_eq!(at("/m~0n"), Some((3, 10)));
+        assert_eq!(at("/m~0n/0"), Some((3, 11)));
+        assert_eq!(at("/m~0n/1"), Some((3, 17)));
+        assert_eq!(at("/m~0n/1/k"), Some((3, 23)));
+    }
+
+    #[test]
+    fn columns_count_characters_and_keys_are_decoded() {
+        assert_eq!(at("/é"), Some((4, 8)));
+        assert_eq!(at("/x"), Some((4, 18)));
+        assert_eq!(at("/x/y"), Some((4, 29)));
+    }
+
+    #[test]
+    fn missing_pointers_land_on_their_parent() {
+        assert_eq!(at("/m~0n/7"), at("/m~0n"));
+        assert_eq!(at("/nope/deeper"), at(""));
+    }
+
+    #[test]
+    fn many_pointers_in_one_pass_match_one_at_a_time() {
+        let pointers = ["/m~0n/1/k", "", "/x/y", "/a~1b", "/m~0n/0"];
+        let map = SourceMap::new(TEXT.as_bytes());
+        let all = map.locate_all(&pointers);
+        for (p, got) in pointers.iter().zip(all) {
+            assert_eq!(got, map.locate(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_every_value() {
+        // Every pointer of a document points at text that parses to that value.
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/index.json")).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut pointers = Vec::new();
+        fn walk(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| walk(v, format!("{at}/{}", escape(k)), out)),
+                serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, format!("{at}/{i}"), out)),
+                _ => {}
+            }
+            out.push(at);
+        }
+        walk(&doc, String::new(), &mut pointers);
+        let refs: Vec<&str> = pointers.iter().map(String::as_str).collect();
+        let map = SourceMap::new(text.as_bytes());
+        for (p, pos) in refs.iter().zip(map.locate_all(&refs)) {
+            let pos = pos.unwrap();
+            let mut de = serde_json::Deserializer::from_slice(&text.as_bytes()[pos.offset..]);
+            let v: serde_json::Value = serde::Deserialize::deserialize(&mut de).unwrap();
+            assert_eq!(&v, doc.pointer(p).unwrap(), "{p}");
+        }
+    }
+
+    #[test]
+    fn lines_and_crlf() {
+        let map = SourceMap::new(b"{\r\n  \"a\": 1\r\n}");
+        assert_eq!(map.line(2), "  \"a\": 1");
+        assert_eq!(map.locate("/a").map(|p| (p.line, p.column)), Some((2, 8)));
+        assert_eq!(map.line(9), "");
+    }
+
+    #[test]
+    fn garbage_is_not_a_panic() {
+        for text in ["", "{", "[1,", "{\"a\" 1}", "\"abc", "{\"a\":[}"] {
+            let _ = SourceMap::new(text.as_bytes()).locate_all(&["/a/0", ""]);
+        }
+    }
+}

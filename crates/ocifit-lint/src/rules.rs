@@ -1,0 +1,349 @@
+//! The feature rules (SEMANTICS.md §2, §4–§6), on the checked typed view of
+//! an index.
+//!
+//! Entries are grouped by their **platform key**: the normalized (§3) os,
+//! architecture and variant, plus `os.version` and the sorted, de-duplicated
+//! `os.features`. Entries of one key compete on equal terms: the matcher
+//! ranks them by feature count and then position only, and a runtime that
+//! ignores features takes the first of them. Entries of different keys are
+//! never compared by these rules (a Windows image for another `os.version`,
+//! or with other `os.features`, is not a fallback for this one).
+//!
+//! Throughout, a target is assumed to support every feature its variant
+//! guarantees (§8; `ocifit host` never reports a variant the machine cannot
+//! run), so a feature guaranteed by the entry's variant is not a requirement.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ocifit_core::docs::suggest;
+use ocifit_core::index::Entry;
+use ocifit_core::platform::normalize_arch;
+use ocifit_core::select::unknown_hint;
+use ocifit_core::target::guaranteed_features;
+use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select};
+use serde_json::{Value, json};
+
+use crate::diagnostic::{Code, Diagnostic};
+
+/// Above this many distinct feature sets in one platform group, the
+/// unreachable-entry rule only looks for entries with identical sets (the
+/// subset comparison is quadratic).
+pub const MAX_SUBSET_COMPARISONS: usize = 4096;
+
+/// What the rules need to know about one entry with a platform.
+#[derive(Debug, Clone)]
+pub(crate) struct Analysed {
+    pub index: usize,
+    /// The platform key (normalized).
+    pub key: Platform,
+    /// Distinct canonical features listed.
+    pub known: FeatureSet,
+    /// Whether any listed name is unknown or empty: then no target selects it.
+    pub unknown: bool,
+    /// Listed features the variant does not guarantee (the real requirements).
+    pub needs: FeatureSet,
+    /// `known` plus what the variant guarantees.
+    pub effective: FeatureSet,
+}
+
+impl Analysed {
+    /// Whether a host of this platform may lack something the entry needs.
+    pub fn needs_features(&self) -> bool {
+        self.unknown || !self.needs.is_empty()
+    }
+}
+
+pub(crate) fn platform_key(entry: &Entry<'_>) -> Option<Platform> {
+    let p = entry.platform?;
+    Some(
+        Platform {
+            os: p.os.into(),
+            architecture: p.architecture.into(),
+            variant: p.variant.into(),
+            os_version: p.os_version.into(),
+            os_features: p.os_features().map(String::from).collect(),
+        }
+        .normalized(),
+    )
+}
+
+pub(crate) fn analyse(index: &Index, table: FeatureTable) -> Vec<Analysed> {
+    let mut guaranteed_cache: HashMap<(String, String), FeatureSet> = HashMap::new();
+    index
+        .entries()
+        .filter_map(|entry| {
+            let key = platform_key(&entry)?;
+            let p = entry.platform?;
+            let guaranteed = *guaranteed_cache
+                .entry((key.architecture.clone(), key.variant.clone()))
+                .or_insert_with(|| guaranteed_features(table, &key.architecture, &key.variant));
+            let mut known = FeatureSet::new();
+            let mut unknown = false;
+            for name in p.features() {
+                match table.canonical(&key.architecture, name) {
+                    Some(id) => {
+                        known.insert(id);
+                    }
+                    None => unknown = true,
+                }
+            }
+            let mut needs = FeatureSet::new();
+            for id in known.iter().filter(|id| !guaranteed.contains(*id)) {
+                needs.insert(id);
+            }
+            let mut effective = known;
+            effective.union(&guaranteed);
+            Some(Analysed { index: entry.index, key, known, unknown, needs, effective })
+        })
+        .collect()
+}
+
+/// Entries grouped by platform key, each group in index order; groups in
+/// order of their first entry.
+pub(crate) fn groups(analysed: &[Analysed]) -> Vec<Vec<&Analysed>> {
+    let mut by_key: HashMap<&Platform, usize> = HashMap::new();
+    let mut out: Vec<Vec<&Analysed>> = Vec::new();
+    for a in analysed {
+        let slot = *by_key.entry(&a.key).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[slot].push(a);
+    }
+    out
+}
+
+/// `linux/amd64/v3`, with `(os.version+os.features)` when present.
+pub(crate) fn describe(key: &Platform) -> String {
+    key.to_string()
+}
+
+fn names(set: &FeatureSet) -> String {
+    set.sorted_names().join(", ")
+}
+
+fn entry_pointer(i: usize) -> String {
+    format!("/manifests/{i}")
+}
+
+pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
+    for entry in index.entries() {
+        check_names(&entry, table, out);
+    }
+    let analysed = analyse(index, table);
+    for group in groups(&analysed) {
+        check_order(index, table, &group, out);
+        check_unreachable(&group, out);
+    }
+}
+
+/// Per name: unknown, duplicate, redundant. (Empty names are `feature-empty`,
+/// reported on the raw document.)
+fn check_names(entry: &Entry<'_>, table: FeatureTable, out: &mut Vec<Diagnostic>) {
+    let Some(p) = entry.platform else { return };
+    let (arch, variant) = normalize_arch(p.architecture, p.variant);
+    let guaranteed = guaranteed_features(table, &arch, &variant);
+    let shown_variant = if variant.is_empty() { arch.clone() } else { format!("{arch}/{variant}") };
+    let family = Family::of(&arch);
+    let mut first_at: HashMap<&str, usize> = HashMap::new();
+    for (j, name) in p.features().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        let at = format!("/manifests/{}/platform/features/{j}", entry.index);
+        if let Some(&k) = first_at.get(name) {
+            out.push(Diagnostic::new(
+                Code::FeatureDuplicate,
+                at,
+                format!("{name:?} is listed twice (first at features/{k})"),
+                "remove the second one; `ocifit lint --fix` does",
+            ));
+            continue;
+        }
+        first_at.insert(name, j);
+        match table.canonical(&arch, name) {
+            Some(id) => {
+                if guaranteed.contains(id) {
+                    out.push(Diagnostic::new(
+                        Code::FeatureRedundant,
+                        at,
+                        format!(
+                            "{name:?} is guaranteed by {shown_variant}: every host that runs this variant has it"
+                        ),
+                        "remove it, unless it is there to rank this entry above another of the same platform",
+                    ));
+                }
+            }
+            None => out.push(unknown(entry.index, j, &arch, family, name, table)),
+        }
+    }
+}
+
+fn unknown(i: usize, j: usize, arch: &str, family: Option<Family>, name: &str, table: FeatureTable) -> Diagnostic {
+    let at = format!("/manifests/{i}/platform/features/{j}");
+    let Some(family) = family else {
+        return Diagnostic::new(
+            Code::FeatureUnknown,
+            at,
+            format!("unknown feature {name:?}: ocifit has no feature table for architecture {arch:?}"),
+            "no runtime can check CPU features there; remove platform.features from this entry",
+        );
+    };
+    let mut message = format!("unknown feature {name:?} for {arch}");
+    if let Some(h) = unknown_hint(table, arch, name) {
+        message.push_str(&format!(" ({h})"));
+    }
+    message.push_str(": no target selects this entry");
+    // An alias (or a wrong case) of a canonical name valid here: fixable.
+    if let Some(id) = table.resolve(family, name.trim()).filter(|id| id.feature().valid_for(arch)) {
+        return Diagnostic::new(
+            Code::FeatureUnknown,
+            at,
+            message,
+            format!(
+                "{name:?} is another spelling of {:?}; indexes must use the canonical name (`ocifit lint --fix` rewrites it)",
+                id.feature().name
+            ),
+        );
+    }
+    let close: Vec<&str> =
+        suggest(table, Some(family), name).into_iter().filter(|n| table.canonical(arch, n).is_some()).collect();
+    let hint = if close.is_empty() {
+        format!("`ocifit features {arch}` lists the canonical names")
+    } else {
+        let quoted: Vec<String> = close.iter().map(|n| format!("{n:?}")).collect();
+        format!("did you mean {}? (`ocifit features {arch}` lists the canonical names)", quoted.join(" or "))
+    };
+    Diagnostic::new(Code::FeatureUnknown, at, message, hint)
+}
+
+/// §6: what a runtime that ignores features picks among the group. Only the
+/// group's own entries can be its choice: the target is exactly the group's
+/// platform, so every other compatible entry has a later vector position,
+/// an older os.version or fewer os.features and ranks below them.
+pub(crate) fn legacy_pick(index: &Index, table: FeatureTable, group: &[&Analysed]) -> usize {
+    let first = group[0].index;
+    let manifests: Vec<Value> = group
+        .iter()
+        .filter_map(|a| index.entry(a.index).map(|e| Value::Object(e.raw.clone())))
+        .collect();
+    let Ok(sub) = Index::from_value(json!({ "schemaVersion": 2, "manifests": manifests })) else { return first };
+    let target = Target::guaranteed(&group[0].key, table);
+    legacy_select(&sub, &target).selected().map_or(first, |k| group[k].index)
+}
+
+/// `unsafe-order` and `no-fallback`.
+fn check_order(index: &Index, table: FeatureTable, group: &[&Analysed], out: &mut Vec<Diagnostic>) {
+    let platform = describe(&group[0].key);
+    let first_safe = group.iter().position(|a| !a.needs_features());
+    let needy_before = match first_safe {
+        Some(f) => f > 0,
+        None => true,
+    };
+    if !needy_before {
+        return;
+    }
+    let pick = legacy_pick(index, table, group);
+    let picked = group.iter().find(|a| a.index == pick).expect("the pick is in the group");
+    if !picked.needs_features() {
+        return;
+    }
+    let needs = if picked.unknown && picked.needs.is_empty() {
+        "features it names that ocifit does not know".to_string()
+    } else {
+        names(&picked.needs)
+    };
+    let legacy = "runtimes that ignore features (containerd, CRI-O, podman, skopeo)";
+    match first_safe {
+        Some(f) => {
+            let fallback = group[f].index;
+            out.push(Diagnostic::new(
+                Code::UnsafeOrder,
+                entry_pointer(pick),
+                format!(
+                    "entry {pick} needs {needs} but comes before the fallback entry {fallback} of {platform}: \
+                     {legacy} pick entry {pick} on every {platform} host, and hosts without those features \
+                     may crash with SIGILL"
+                ),
+                format!(
+                    "move entry {fallback} before every {platform} entry that needs features \
+                     (`ocifit lint --fix` does, when that changes no features-aware choice)"
+                ),
+            ));
+        }
+        None => {
+            let members: Vec<String> = group.iter().map(|a| a.index.to_string()).collect();
+            out.push(Diagnostic::new(
+                Code::NoFallback,
+                entry_pointer(group[0].index),
+                format!(
+                    "{platform} has no fallback entry (one without CPU features): entries {} all need features; \
+                     {legacy} pick entry {pick} on every {platform} host, including hosts without {needs}",
+                    members.join(", ")
+                ),
+                format!("add an entry for {platform} without platform.features, before the others"),
+            ));
+        }
+    }
+}
+
+/// `unreachable-entry`: entry j is never selected when another entry i of
+/// its group is compatible whenever j is (i's effective set is a subset of
+/// j's) and ranks above it (more listed features, or as many and earlier).
+/// Entries with unknown features are left to `feature-unknown`.
+fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
+    let usable: Vec<&Analysed> = group.iter().copied().filter(|a| !a.unknown).collect();
+    if usable.len() < 2 {
+        return;
+    }
+    // Better first: more listed features, then earlier.
+    let beats = |i: &Analysed, j: &Analysed| {
+        i.known.len() > j.known.len() || (i.known.len() == j.known.len() && i.index < j.index)
+    };
+    let mut best: HashMap<FeatureSet, &Analysed> = HashMap::new();
+    for a in &usable {
+        best.entry(a.effective).and_modify(|b| if beats(a, b) { *b = a }).or_insert(a);
+    }
+    let mut dominated: BTreeMap<usize, usize> = BTreeMap::new();
+    for a in &usable {
+        let b = best[&a.effective];
+        if b.index != a.index {
+            dominated.insert(a.index, b.index);
+        }
+    }
+    let reps: Vec<&Analysed> = {
+        let mut r: Vec<&Analysed> = best.values().copied().collect();
+        r.sort_by_key(|a| a.index);
+        r
+    };
+    if reps.len() <= MAX_SUBSET_COMPARISONS {
+        for j in &reps {
+            if let Some(i) = reps.iter().find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
+            {
+                dominated.insert(j.index, i.index);
+            }
+        }
+    }
+    let platform = describe(&group[0].key);
+    for (j, i) in dominated {
+        let a = usable.iter().find(|a| a.index == i).expect("dominator is usable");
+        let b = usable.iter().find(|b| b.index == j).expect("dominated is usable");
+        let runs = if a.effective == b.effective {
+            "requires the same features".to_string()
+        } else {
+            format!("runs on every host that entry {j} runs on")
+        };
+        let ranks = if a.known.len() > b.known.len() {
+            "lists more features, so it ranks higher"
+        } else {
+            "lists as many features and comes first, so it wins the tie"
+        };
+        let why = format!("entry {i} {runs} and {ranks}");
+        out.push(Diagnostic::new(
+            Code::UnreachableEntry,
+            entry_pointer(j),
+            format!("entry {j} ({platform}) can never be selected: {why}"),
+            format!("remove entry {j}, or make its features differ from entry {i}'s"),
+        ));
+    }
+}
