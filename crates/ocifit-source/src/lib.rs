@@ -92,6 +92,14 @@ impl Source {
 
     /// Fetch the bytes and check them as an index.
     pub fn load_with(&self, options: &Options) -> Result<Loaded, SourceError> {
+        let (bytes, resolved) = self.read_with(options)?;
+        let index = Index::from_slice(&bytes).map_err(|e| self.index_error(e))?;
+        Ok(Loaded { source: self.clone(), bytes, index, resolved })
+    }
+
+    /// Fetch the bytes without checking them as an index: for `ocifit lint`,
+    /// which reports a broken index as diagnostics rather than one error.
+    pub fn read_with(&self, options: &Options) -> Result<(Vec<u8>, Option<Resolved>), SourceError> {
         let mut resolved = None;
         let bytes = match self {
             Source::File(path) => {
@@ -130,8 +138,7 @@ impl Source {
                 fetched.bytes
             }
         };
-        let index = Index::from_slice(&bytes).map_err(|e| self.index_error(e))?;
-        Ok(Loaded { source: self.clone(), bytes, index, resolved })
+        Ok((bytes, resolved))
     }
 
     fn error(&self, problem: String) -> SourceError {
