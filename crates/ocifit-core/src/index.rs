@@ -11,6 +11,11 @@ use serde_json::{Map, Value};
 
 /// Local inputs above this size are refused before parsing.
 pub const MAX_INDEX_BYTES: usize = 64 * 1024 * 1024;
+/// More `features` (or `os.features`) than this in one entry is not an index
+/// anyone wrote by hand or by tool; it is refused rather than matched slowly.
+pub const MAX_FEATURES_PER_ENTRY: usize = 1024;
+/// Longest feature or os.feature name accepted (the longest real one is ~25).
+pub const MAX_FEATURE_NAME_BYTES: usize = 256;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -317,8 +322,21 @@ fn check_entry(i: usize, entry: &Value) -> Result<(), IndexError> {
             "os.features" | "features" => {
                 let ptr = || format!("{}/{}", at(), escape(key));
                 let items = want(v, ptr, "an array of strings", v.is_array())?.as_array().unwrap();
+                if items.len() > MAX_FEATURES_PER_ENTRY {
+                    return Err(shape(
+                        ptr(),
+                        format!("{} names, more than the {MAX_FEATURES_PER_ENTRY} allowed", items.len()),
+                    ));
+                }
                 for (j, item) in items.iter().enumerate() {
-                    want(item, || format!("{}/{j}", ptr()), "a string", item.is_string())?;
+                    let name = want(item, || format!("{}/{j}", ptr()), "a string", item.is_string())?;
+                    let len = name.as_str().map_or(0, str::len);
+                    if len > MAX_FEATURE_NAME_BYTES {
+                        return Err(shape(
+                            format!("{}/{j}", ptr()),
+                            format!("a {len}-byte name, longer than the {MAX_FEATURE_NAME_BYTES} allowed"),
+                        ));
+                    }
                 }
             }
             _ => {}

@@ -236,6 +236,7 @@ fn check_features<'a>(
     reasons: &mut Vec<Reason>,
 ) -> usize {
     let mut seen = FeatureSet::new();
+    let mut unknown: Vec<&str> = Vec::new();
     for name in entry.features() {
         match lookups.canonical(table, entry.architecture, name) {
             Some(id) => {
@@ -244,7 +245,9 @@ fn check_features<'a>(
                 }
             }
             None => {
-                if !reasons.iter().any(|r| matches!(r, Reason::FeatureUnknown { feature, .. } if feature == name)) {
+                // At most MAX_FEATURES_PER_ENTRY names, so this stays cheap.
+                if !unknown.contains(&name) {
+                    unknown.push(name);
                     let arch = normalize_arch(entry.architecture, "").0;
                     reasons
                         .push(Reason::FeatureUnknown { feature: name.into(), hint: unknown_hint(table, &arch, name) });

@@ -155,11 +155,11 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
             code: Code::UnsafeOrder,
             pointer: format!("/manifests/{pick}"),
             description: format!(
-                "moved {platform} fallback entr{} {} before its entries that need features (new order of positions {:?}: {:?})",
+                "moved {platform} fallback entr{} {} before the entries that need features (positions {} now hold entries {})",
                 if moved.len() == 1 { "y" } else { "ies" },
                 moved.join(", "),
-                slots,
-                order
+                list(&slots),
+                list(&order)
             ),
             applied: true,
         });
@@ -181,4 +181,8 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
         *manifests = from.iter().map(|i| old[*i].take().expect("a permutation")).collect();
     }
     document
+}
+
+fn list(v: &[usize]) -> String {
+    v.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
 }

@@ -206,6 +206,25 @@ fn unknown(i: usize, j: usize, arch: &str, family: Option<Family>, name: &str, t
             ),
         );
     }
+    let elsewhere: Vec<&str> = table
+        .resolve_anywhere(name)
+        .iter()
+        .map(|id| id.feature())
+        .filter(|f| !f.valid_for(arch))
+        .flat_map(|f| f.architectures.iter().copied())
+        .collect();
+    if !elsewhere.is_empty() {
+        return Diagnostic::new(
+            Code::FeatureUnknown,
+            at,
+            message,
+            format!(
+                "{name:?} is a feature of {}, not {arch}; remove it from this entry, or put it on an entry of that \
+                 architecture",
+                elsewhere.join("/")
+            ),
+        );
+    }
     let close: Vec<&str> =
         suggest(table, Some(family), name).into_iter().filter(|n| table.canonical(arch, n).is_some()).collect();
     let hint = if close.is_empty() {
@@ -273,13 +292,16 @@ fn check_order(index: &Index, table: FeatureTable, group: &[&Analysed], out: &mu
         }
         None => {
             let members: Vec<String> = group.iter().map(|a| a.index.to_string()).collect();
+            let members = match members.len() {
+                1 => format!("entry {} needs features", members[0]),
+                _ => format!("entries {} all need features", members.join(", ")),
+            };
             out.push(Diagnostic::new(
                 Code::NoFallback,
                 entry_pointer(group[0].index),
                 format!(
-                    "{platform} has no fallback entry (one without CPU features): entries {} all need features; \
-                     {legacy} pick entry {pick} on every {platform} host, including hosts without {needs}",
-                    members.join(", ")
+                    "{platform} has no fallback entry (one without CPU features): {members}; \
+                     {legacy} pick entry {pick} on every {platform} host, including hosts without {needs}"
                 ),
                 format!("add an entry for {platform} without platform.features, before the others"),
             ));
@@ -328,17 +350,17 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     for (j, i) in dominated {
         let a = usable.iter().find(|a| a.index == i).expect("dominator is usable");
         let b = usable.iter().find(|b| b.index == j).expect("dominated is usable");
-        let runs = if a.effective == b.effective {
-            "requires the same features".to_string()
-        } else {
-            format!("runs on every host that entry {j} runs on")
+        let more = a.known.len() > b.known.len();
+        let why = match (a.effective == b.effective, more) {
+            (true, false) => format!("entry {i} requires the same features and comes first"),
+            (true, true) => format!("entry {i} requires the same features and lists more of them, so it ranks higher"),
+            (false, true) => {
+                format!("entry {i} runs on every host entry {j} runs on and lists more features, so it ranks higher")
+            }
+            (false, false) => format!(
+                "entry {i} runs on every host entry {j} runs on, lists as many features and comes first"
+            ),
         };
-        let ranks = if a.known.len() > b.known.len() {
-            "lists more features, so it ranks higher"
-        } else {
-            "lists as many features and comes first, so it wins the tie"
-        };
-        let why = format!("entry {i} {runs} and {ranks}");
         out.push(Diagnostic::new(
             Code::UnreachableEntry,
             entry_pointer(j),

@@ -30,6 +30,9 @@ pub enum Command {
     Features(FeaturesArgs),
     /// Everything the feature table knows about one feature or alias.
     Explain(ExplainArgs),
+    /// Check an index against the image-spec schema and the feature rules; --fix repairs what is safe.
+    #[command(after_help = LINT_HELP)]
+    Lint(LintArgs),
 }
 
 const SELECT_HELP: &str = "\
@@ -122,4 +125,52 @@ pub struct ExplainArgs {
     pub arch: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+const LINT_HELP: &str = "\
+Checks, each with a stable code (docs/lint.md):
+  error    schema, index-invalid, features-type, feature-empty, digest-encoding,
+           feature-unknown (aliases too: an index must use canonical names),
+           unsafe-order (an entry that needs features comes before its platform's
+           fallback, so runtimes that ignore features pick it and may SIGILL)
+  warning  feature-duplicate, no-fallback, unreachable-entry
+  info     feature-redundant (guaranteed by the entry's variant)
+
+--fix applies the safe fixes (alias -> canonical name, duplicates removed, fallback
+entries moved before the entries that need features) to the JSON document, changing
+nothing else, and writes it as 2-space indented JSON to -o FILE or stdout (the input
+unchanged, byte for byte, when nothing needed fixing). The report is then about the
+fixed index: on stdout with -o, on stderr without.
+
+Exit codes: 0 no errors (warnings and infos allowed), 1 errors, 2 unreadable input.
+
+Examples:
+  ocifit lint index.json
+  ocifit lint index.json --format sarif > ocifit.sarif
+  ocifit lint - --format json < index.json
+  ocifit lint index.json --fix -o index.fixed.json";
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Apply the safe fixes and write the fixed index (to -o FILE, or stdout).
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: write the fixed index to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "fix")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintFormat {
+    /// Compiler-style: code, message, file:line:column, the line, a hint.
+    Text,
+    /// {"diagnostics":[{"code","severity","pointer","message","hint","line","column"}]}.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
 }

@@ -17,6 +17,7 @@ fn main() {
         cli::Command::Select(args) => cmd::select::run(args),
         cli::Command::Features(args) => cmd::features::run(args),
         cli::Command::Explain(args) => cmd::explain::run(args),
+        cli::Command::Lint(args) => cmd::lint::run(args),
     };
     let code = match result {
         Ok(code) => code,

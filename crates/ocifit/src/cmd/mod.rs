@@ -1,4 +1,5 @@
 pub mod explain;
 pub mod features;
+pub mod lint;
 pub mod select;
 pub mod target;

@@ -1,0 +1,116 @@
+//! `ocifit lint`: the image-spec schema and the feature rules, reported as
+//! text, JSON or SARIF; `--fix` writes the index with the safe fixes.
+//! The rules live in `ocifit-lint`; this file reads, writes and picks the
+//! exit code (§8: 0 no errors, 1 errors, 2 unreadable input).
+
+use std::io::Write as _;
+
+use ocifit_lint::render::path_uri;
+use ocifit_lint::{Diagnostic, Fix, Linter, Report, has_errors};
+use ocifit_source::{Options, Source};
+use serde_json::{Value, json};
+
+use crate::cli::{LintArgs, LintFormat};
+use crate::error::{Failure, Outcome};
+use crate::output;
+
+pub fn run(args: LintArgs) -> Outcome {
+    if args.fix && args.output.is_none() && args.format != LintFormat::Text {
+        return Err(Failure::bad(
+            "--fix without -o writes the fixed index to stdout; give -o FILE to get a json or sarif report",
+        ));
+    }
+    let source = Source::parse(&args.source);
+    let (bytes, _) = source.read_with(&Options::current())?;
+    let document = parse(&source, &bytes)?;
+    let linter = Linter::new();
+    if !args.fix {
+        let report = Report::new(source.to_string(), uri(&source), &bytes, linter.lint(document));
+        print(&report, args.format, &[]);
+        return Ok(exit_code(&report.diagnostics));
+    }
+
+    let fixed = ocifit_lint::fix(document, linter.table());
+    let out_bytes = if fixed.changed() {
+        let mut text = serde_json::to_string_pretty(&fixed.document).expect("a Value always serializes");
+        text.push('\n');
+        text.into_bytes()
+    } else {
+        // Nothing to fix: the input, byte for byte.
+        bytes.clone()
+    };
+    let remaining = linter.lint(fixed.document);
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &out_bytes)
+                .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
+            let name = path.display().to_string();
+            let report = Report::new(name.clone(), Some(path_uri(&name)), &out_bytes, remaining);
+            print(&report, args.format, &fixed.fixes);
+            Ok(exit_code(&report.diagnostics))
+        }
+        None => {
+            output::print(&String::from_utf8_lossy(&out_bytes));
+            let report = Report::new("<fixed index>", None, &out_bytes, remaining);
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(fixes_text(&fixed.fixes).as_bytes());
+            let _ = err.write_all(report.text().as_bytes());
+            Ok(exit_code(&report.diagnostics))
+        }
+    }
+}
+
+fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
+    i32::from(has_errors(diagnostics))
+}
+
+/// Exit 2 for input that is not JSON at all: everything else is a diagnostic.
+fn parse(source: &Source, bytes: &[u8]) -> Result<Value, Failure> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = if e.classify() == serde_json::error::Category::Eof { "truncated JSON" } else { "invalid JSON" };
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        Failure::bad(format!("{source}: {what} at line {} column {}: {msg}", e.line(), e.column()))
+    })
+}
+
+fn uri(source: &Source) -> Option<String> {
+    match source {
+        Source::File(path) => Some(path_uri(&path.display().to_string())),
+        _ => None,
+    }
+}
+
+fn print(report: &Report<'_>, format: LintFormat, fixes: &[Fix]) {
+    match format {
+        LintFormat::Text => output::print(&(fixes_text(fixes) + &report.text())),
+        LintFormat::Json => {
+            let mut doc = report.json();
+            if !fixes.is_empty() {
+                doc["fixes"] = Value::Array(
+                    fixes
+                        .iter()
+                        .map(|f| {
+                            json!({"code": f.code.as_str(), "pointer": f.pointer, "applied": f.applied,
+                                   "description": f.description})
+                        })
+                        .collect(),
+                );
+            }
+            output::print_json(&doc);
+        }
+        LintFormat::Sarif => output::print_json(&report.sarif(env!("CARGO_PKG_VERSION"))),
+    }
+}
+
+fn fixes_text(fixes: &[Fix]) -> String {
+    let mut out = String::new();
+    for f in fixes {
+        let verb = if f.applied { "fixed" } else { "not fixed" };
+        out.push_str(&format!("{verb}[{}]: {}: {}\n", f.code, f.pointer, f.description));
+    }
+    if !fixes.is_empty() {
+        out.push('\n');
+    }
+    out
+}

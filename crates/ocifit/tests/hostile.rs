@@ -1,0 +1,184 @@
+//! Hostile inputs (docs/limits.md): every one must end in exit 2 (or 1
+//! where the input is valid but has no answer), with one short line on
+//! stderr naming the input and the problem; never a panic, never a hang,
+//! never the input echoed back.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Run {
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// Run ocifit, killing it (and failing) if it outlives the 20 s watchdog.
+fn ocifit(args: &[&str], stdin: Option<Vec<u8>>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder = stdin.map(|bytes| {
+        let mut pipe = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+        })
+    });
+    let start = Instant::now();
+    let out = loop {
+        if child.try_wait().unwrap().is_some() {
+            break child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("ocifit {args:?} ran longer than the 20 s watchdog");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if let Some(f) = feeder {
+        f.join().unwrap();
+    }
+    Run { code: out.status.code(), stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ocifit-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn descriptor(platform: &str) -> String {
+    format!(r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:{}","platform":{platform}}}"#, "a".repeat(64))
+}
+
+fn index_with(platform: &str) -> Vec<u8> {
+    format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, descriptor(platform)).into_bytes()
+}
+
+/// (name, bytes, a word the one-line error must contain)
+fn hostile_indexes() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let big_name = format!(r#"{{"os":"linux","architecture":"amd64","features":["{}"]}}"#, "x".repeat(5 << 20));
+    let many = (0..200_000).map(|i| format!("\"f{i}\"")).collect::<Vec<_>>().join(",");
+    let many = format!(r#"{{"os":"linux","architecture":"amd64","features":[{many}]}}"#);
+    vec![
+        ("empty", vec![], "truncated JSON"),
+        ("whitespace", b" \n\t\r\n ".to_vec(), "truncated JSON"),
+        ("truncated", br#"{"schemaVersion":2,"manifests":[{"mediaType":"#.to_vec(), "truncated JSON"),
+        ("string", br#""an index""#.to_vec(), "must be a JSON object"),
+        ("number", b"42".to_vec(), "must be a JSON object"),
+        ("null", b"null".to_vec(), "must be a JSON object"),
+        ("array", b"[{}]".to_vec(), "must be a JSON object"),
+        ("deep-arrays", b"[".repeat(200_000), "invalid JSON"),
+        ("deep-objects", b"{\"a\":".repeat(200_000), "invalid JSON"),
+        ("deep-in-manifest", [&b"{\"manifests\":[{\"x\":"[..], &b"[".repeat(200_000)].concat(), "invalid JSON"),
+        ("invalid-utf8", b"{\"manifests\":[],\"k\":\"\xc3\x28\"}".to_vec(), "invalid JSON"),
+        ("nul-byte", b"{\"manifests\":[]}\0".to_vec(), "invalid JSON"),
+        ("nul-in-string", b"{\"manifests\":[],\"k\":\"a\0b\"}".to_vec(), "invalid JSON"),
+        ("trailing-garbage", b"{\"manifests\":[]} {}".to_vec(), "invalid JSON"),
+        ("manifests-object", br#"{"manifests":{}}"#.to_vec(), "/manifests"),
+        ("manifests-null", br#"{"manifests":null}"#.to_vec(), "/manifests"),
+        ("entry-string", br#"{"manifests":["sha256:aa"]}"#.to_vec(), "/manifests/0"),
+        ("size-negative", br#"{"manifests":[{"mediaType":"m","digest":"d","size":-1}]}"#.to_vec(), "/manifests/0/size"),
+        ("size-string", br#"{"manifests":[{"mediaType":"m","digest":"d","size":"12"}]}"#.to_vec(), "/manifests/0/size"),
+        ("size-float", br#"{"manifests":[{"mediaType":"m","digest":"d","size":1.5}]}"#.to_vec(), "/manifests/0/size"),
+        ("size-huge", br#"{"manifests":[{"mediaType":"m","digest":"d","size":1e400}]}"#.to_vec(), "invalid JSON"),
+        ("digest-number", br#"{"manifests":[{"mediaType":"m","digest":5,"size":1}]}"#.to_vec(), "/manifests/0/digest"),
+        ("media-type-array", br#"{"manifests":[{"mediaType":[],"digest":"d","size":1}]}"#.to_vec(), "/manifests/0/mediaType"),
+        ("platform-string", index_with(r#""linux/amd64""#), "/manifests/0/platform"),
+        ("platform-no-os", index_with(r#"{"architecture":"amd64"}"#), "/manifests/0/platform"),
+        ("os-number", index_with(r#"{"os":1,"architecture":"amd64"}"#), "/manifests/0/platform/os"),
+        ("features-number", index_with(r#"{"os":"linux","architecture":"amd64","features":7}"#), "/manifests/0/platform/features"),
+        ("features-null-item", index_with(r#"{"os":"linux","architecture":"amd64","features":["avx2",null]}"#), "/manifests/0/platform/features/1"),
+        ("features-nested", index_with(r#"{"os":"linux","architecture":"amd64","features":[["avx2"]]}"#), "/manifests/0/platform/features/0"),
+        ("os-features-object", index_with(r#"{"os":"linux","architecture":"amd64","os.features":{}}"#), "/manifests/0/platform/os.features"),
+        ("feature-5mb", index_with(&big_name), "/manifests/0/platform/features/0"),
+        ("features-200000", index_with(&many), "/manifests/0/platform/features"),
+        ("schema-version-3", br#"{"schemaVersion":3,"manifests":[]}"#.to_vec(), "/schemaVersion"),
+        ("image-manifest", br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#.to_vec(), "image manifest"),
+        ("odd-media-type", br#"{"mediaType":"text/plain","manifests":[]}"#.to_vec(), "/mediaType"),
+    ]
+}
+
+#[test]
+fn hostile_indexes_exit_2_with_one_short_line() {
+    for (name, bytes, needle) in hostile_indexes() {
+        let path = scratch(&format!("{name}.json"), &bytes);
+        let run = ocifit(&["select", path.to_str().unwrap(), "--platform", "linux/amd64"], None);
+        assert_eq!(run.code, Some(2), "{name}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: {}", run.stderr);
+        assert!(run.stderr.len() < 400, "{name}: {} bytes of error", run.stderr.len());
+        assert!(run.stderr.contains(&format!("{name}.json")), "{name}: error does not name the input: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{name}: {:?} not in {}", needle, run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{name}: wrote to stdout");
+    }
+}
+
+#[test]
+fn hostile_stdin_is_named_stdin() {
+    let run = ocifit(&["select", "-", "--platform", "linux/amd64"], Some(b"{\"manifests\": [".to_vec()));
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.starts_with("ocifit: <stdin>: truncated JSON"), "{}", run.stderr);
+}
+
+#[test]
+fn hostile_oversize_stdin_is_refused_without_reading_it_all() {
+    // 64 MiB + 1 of spaces: refused by size before any parsing.
+    let run = ocifit(&["select", "-", "--platform", "linux/amd64"], Some(vec![b' '; (64 << 20) + 1]));
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("64 MiB"), "{}", run.stderr);
+}
+
+#[test]
+fn hostile_valid_but_unanswerable_exits_1() {
+    // Valid indexes that simply have nothing for the target.
+    let cases: &[(&str, Vec<u8>)] = &[
+        ("no-entries", br#"{"schemaVersion":2,"manifests":[]}"#.to_vec()),
+        ("no-platform", format!(r#"{{"manifests":[{}]}}"#, descriptor("null").replace(r#","platform":null"#, "")).into_bytes()),
+        ("unknown-feature", index_with(r#"{"os":"linux","architecture":"amd64","features":["warp_drive"]}"#)),
+        ("empty-feature-name", index_with(r#"{"os":"linux","architecture":"amd64","features":[""]}"#)),
+        ("alien-arch", index_with(r#"{"os":"linux","architecture":"z80"}"#)),
+    ];
+    for (name, bytes) in cases {
+        let path = scratch(&format!("{name}.json"), bytes);
+        let run = ocifit(&["select", path.to_str().unwrap(), "--platform", "linux/amd64", "--format", "json"], None);
+        assert_eq!(run.code, Some(1), "{name}: {}", run.stderr);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert!(doc["selected"].is_null(), "{name}");
+    }
+}
+
+#[test]
+fn hostile_platform_strings_exit_2() {
+    // 100 kB: near the kernel's limit for one argument (128 KiB).
+    let long = "a".repeat(100_000);
+    let cases: &[&str] = &["", "/", "linux/", "/amd64", "linux//amd64", "linux/amd64/v3/extra", "linux /amd64", "linux/amd\u{7}64", "linux(10.0/amd64", "linux(%zz)/amd64", "🐧/amd64", &long];
+    for platform in cases {
+        let run = ocifit(&["select", "-", "--platform", platform], Some(b"{\"manifests\":[]}".to_vec()));
+        let shown: String = platform.chars().take(20).collect();
+        assert_eq!(run.code, Some(2), "{shown:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{shown:?}: {}", run.stderr);
+        assert!(run.stderr.len() < 400, "{shown:?}: error echoes the input");
+    }
+}
+
+#[test]
+fn hostile_feature_flags_exit_2() {
+    let long = "x".repeat(100_000);
+    for features in ["", ",,,", "avx2,,nonsense", &long, "avx2\u{7}"] {
+        let run = ocifit(&["select", "-", "--platform", "linux/amd64", "--features", features], Some(b"{\"manifests\":[]}".to_vec()));
+        // An empty list is no features at all (exit 1: nothing to select); anything unknown is exit 2.
+        assert!(matches!(run.code, Some(1) | Some(2)), "{}", run.stderr);
+        assert!(run.stderr.len() < 400, "error echoes the input");
+        if features.contains("nonsense") || features.len() > 100 || features.contains('\u{7}') {
+            assert_eq!(run.code, Some(2));
+        }
+    }
+}
