@@ -39,7 +39,8 @@ fn s8_select_json_shape() {
     assert_eq!(doc["target"]["os"], "linux");
     assert_eq!(doc["target"]["architecture"], "amd64");
     assert_eq!(doc["target"]["variant"], "v3");
-    let features: Vec<&str> = doc["target"]["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    let features: Vec<&str> =
+        doc["target"]["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
     assert!(features.contains(&"avx2") && features.contains(&"bmi2"));
     let mut sorted = features.clone();
     sorted.sort();
@@ -50,7 +51,8 @@ fn s8_select_json_shape() {
     assert_eq!(selected["mediaType"], "application/vnd.oci.image.manifest.v1+json");
     assert_eq!(selected["size"], 7682);
     assert_eq!(selected["platform"]["features"], serde_json::json!(["avx2", "bmi2"]));
-    let candidates: Vec<u64> = doc["candidates"].as_array().unwrap().iter().map(|c| c["index"].as_u64().unwrap()).collect();
+    let candidates: Vec<u64> =
+        doc["candidates"].as_array().unwrap().iter().map(|c| c["index"].as_u64().unwrap()).collect();
     assert_eq!(candidates, vec![1, 0]);
     let rejected = doc["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 3);
@@ -62,7 +64,16 @@ fn s8_select_json_shape() {
 #[test]
 fn s8_select_features_adds_to_the_variant_set_and_accepts_aliases() {
     let out = ocifit(
-        &["select", EXAMPLE, "--platform", "linux/amd64/v3", "--features", "AVX512F,avx512bw,avx512cd,avx512dq,avx512vl", "--format", "json"],
+        &[
+            "select",
+            EXAMPLE,
+            "--platform",
+            "linux/amd64/v3",
+            "--features",
+            "AVX512F,avx512bw,avx512cd,avx512dq,avx512vl",
+            "--format",
+            "json",
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -72,7 +83,8 @@ fn s8_select_features_adds_to_the_variant_set_and_accepts_aliases() {
 #[test]
 fn s8_select_from_stdin() {
     let bytes = std::fs::read(EXAMPLE).unwrap();
-    let out = ocifit(&["select", "-", "--platform", "linux/arm64", "--features", "sve", "--format", "json"], Some(&bytes));
+    let out =
+        ocifit(&["select", "-", "--platform", "linux/arm64", "--features", "sve", "--format", "json"], Some(&bytes));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["selected"]["index"], 4);
 }
@@ -89,7 +101,10 @@ fn s8_select_nothing_compatible_exits_1() {
 
 #[test]
 fn s6_select_legacy_ignores_features() {
-    let out = ocifit(&["select", EXAMPLE, "--platform", "linux/amd64", "--features", "avx2,bmi2", "--legacy", "--format", "json"], None);
+    let out = ocifit(
+        &["select", EXAMPLE, "--platform", "linux/amd64", "--features", "avx2,bmi2", "--legacy", "--format", "json"],
+        None,
+    );
     assert_eq!(out.status.code(), Some(0));
     let doc = json(&out);
     assert_eq!(doc["selected"]["index"], 0);
@@ -185,7 +200,9 @@ fn features_filters_by_architecture() {
 
 #[test]
 fn explain_maps_aliases_to_the_canonical_name() {
-    for (alias, canonical) in [("sse4.2", "sse4_2"), ("SSE42", "sse4_2"), ("pni", "sse3"), ("abm", "lzcnt"), ("lse", "atomics")] {
+    for (alias, canonical) in
+        [("sse4.2", "sse4_2"), ("SSE42", "sse4_2"), ("pni", "sse3"), ("abm", "lzcnt"), ("lse", "atomics")]
+    {
         let out = ocifit(&["explain", alias, "--format", "json"], None);
         assert_eq!(out.status.code(), Some(0), "{alias}");
         let doc = json(&out);

@@ -55,7 +55,10 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn descriptor(platform: &str) -> String {
-    format!(r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:{}","platform":{platform}}}"#, "a".repeat(64))
+    format!(
+        r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:{}","platform":{platform}}}"#,
+        "a".repeat(64)
+    )
 }
 
 fn index_with(platform: &str) -> Vec<u8> {
@@ -90,18 +93,43 @@ fn hostile_indexes() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("size-float", br#"{"manifests":[{"mediaType":"m","digest":"d","size":1.5}]}"#.to_vec(), "/manifests/0/size"),
         ("size-huge", br#"{"manifests":[{"mediaType":"m","digest":"d","size":1e400}]}"#.to_vec(), "invalid JSON"),
         ("digest-number", br#"{"manifests":[{"mediaType":"m","digest":5,"size":1}]}"#.to_vec(), "/manifests/0/digest"),
-        ("media-type-array", br#"{"manifests":[{"mediaType":[],"digest":"d","size":1}]}"#.to_vec(), "/manifests/0/mediaType"),
+        (
+            "media-type-array",
+            br#"{"manifests":[{"mediaType":[],"digest":"d","size":1}]}"#.to_vec(),
+            "/manifests/0/mediaType",
+        ),
         ("platform-string", index_with(r#""linux/amd64""#), "/manifests/0/platform"),
         ("platform-no-os", index_with(r#"{"architecture":"amd64"}"#), "/manifests/0/platform"),
         ("os-number", index_with(r#"{"os":1,"architecture":"amd64"}"#), "/manifests/0/platform/os"),
-        ("features-number", index_with(r#"{"os":"linux","architecture":"amd64","features":7}"#), "/manifests/0/platform/features"),
-        ("features-null-item", index_with(r#"{"os":"linux","architecture":"amd64","features":["avx2",null]}"#), "/manifests/0/platform/features/1"),
-        ("features-nested", index_with(r#"{"os":"linux","architecture":"amd64","features":[["avx2"]]}"#), "/manifests/0/platform/features/0"),
-        ("os-features-object", index_with(r#"{"os":"linux","architecture":"amd64","os.features":{}}"#), "/manifests/0/platform/os.features"),
+        (
+            "features-number",
+            index_with(r#"{"os":"linux","architecture":"amd64","features":7}"#),
+            "/manifests/0/platform/features",
+        ),
+        (
+            "features-null-item",
+            index_with(r#"{"os":"linux","architecture":"amd64","features":["avx2",null]}"#),
+            "/manifests/0/platform/features/1",
+        ),
+        (
+            "features-nested",
+            index_with(r#"{"os":"linux","architecture":"amd64","features":[["avx2"]]}"#),
+            "/manifests/0/platform/features/0",
+        ),
+        (
+            "os-features-object",
+            index_with(r#"{"os":"linux","architecture":"amd64","os.features":{}}"#),
+            "/manifests/0/platform/os.features",
+        ),
         ("feature-5mb", index_with(&big_name), "/manifests/0/platform/features/0"),
         ("features-200000", index_with(&many), "/manifests/0/platform/features"),
         ("schema-version-3", br#"{"schemaVersion":3,"manifests":[]}"#.to_vec(), "/schemaVersion"),
-        ("image-manifest", br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#.to_vec(), "image manifest"),
+        (
+            "image-manifest",
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#
+                .to_vec(),
+            "image manifest",
+        ),
         ("odd-media-type", br#"{"mediaType":"text/plain","manifests":[]}"#.to_vec(), "/mediaType"),
     ]
 }
@@ -141,7 +169,10 @@ fn hostile_valid_but_unanswerable_exits_1() {
     // Valid indexes that simply have nothing for the target.
     let cases: &[(&str, Vec<u8>)] = &[
         ("no-entries", br#"{"schemaVersion":2,"manifests":[]}"#.to_vec()),
-        ("no-platform", format!(r#"{{"manifests":[{}]}}"#, descriptor("null").replace(r#","platform":null"#, "")).into_bytes()),
+        (
+            "no-platform",
+            format!(r#"{{"manifests":[{}]}}"#, descriptor("null").replace(r#","platform":null"#, "")).into_bytes(),
+        ),
         ("unknown-feature", index_with(r#"{"os":"linux","architecture":"amd64","features":["warp_drive"]}"#)),
         ("empty-feature-name", index_with(r#"{"os":"linux","architecture":"amd64","features":[""]}"#)),
         ("alien-arch", index_with(r#"{"os":"linux","architecture":"z80"}"#)),
@@ -159,7 +190,20 @@ fn hostile_valid_but_unanswerable_exits_1() {
 fn hostile_platform_strings_exit_2() {
     // 100 kB: near the kernel's limit for one argument (128 KiB).
     let long = "a".repeat(100_000);
-    let cases: &[&str] = &["", "/", "linux/", "/amd64", "linux//amd64", "linux/amd64/v3/extra", "linux /amd64", "linux/amd\u{7}64", "linux(10.0/amd64", "linux(%zz)/amd64", "🐧/amd64", &long];
+    let cases: &[&str] = &[
+        "",
+        "/",
+        "linux/",
+        "/amd64",
+        "linux//amd64",
+        "linux/amd64/v3/extra",
+        "linux /amd64",
+        "linux/amd\u{7}64",
+        "linux(10.0/amd64",
+        "linux(%zz)/amd64",
+        "🐧/amd64",
+        &long,
+    ];
     for platform in cases {
         let run = ocifit(&["select", "-", "--platform", platform], Some(b"{\"manifests\":[]}".to_vec()));
         let shown: String = platform.chars().take(20).collect();
@@ -173,7 +217,10 @@ fn hostile_platform_strings_exit_2() {
 fn hostile_feature_flags_exit_2() {
     let long = "x".repeat(100_000);
     for features in ["", ",,,", "avx2,,nonsense", &long, "avx2\u{7}"] {
-        let run = ocifit(&["select", "-", "--platform", "linux/amd64", "--features", features], Some(b"{\"manifests\":[]}".to_vec()));
+        let run = ocifit(
+            &["select", "-", "--platform", "linux/amd64", "--features", features],
+            Some(b"{\"manifests\":[]}".to_vec()),
+        );
         // An empty list is no features at all (exit 1: nothing to select); anything unknown is exit 2.
         assert!(matches!(run.code, Some(1) | Some(2)), "{}", run.stderr);
         assert!(run.stderr.len() < 400, "error echoes the input");
