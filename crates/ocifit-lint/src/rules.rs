@@ -127,8 +127,9 @@ fn entry_pointer(i: usize) -> String {
 }
 
 pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
+    let mut unknowns = UnknownCache::default();
     for entry in index.entries() {
-        check_names(&entry, table, out);
+        check_names(&entry, table, &mut unknowns, out);
     }
     let analysed = analyse(index, table);
     for group in groups(&analysed) {
@@ -139,7 +140,7 @@ pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
 
 /// Per name: unknown, duplicate, redundant. (Empty names are `feature-empty`,
 /// reported on the raw document.)
-fn check_names(entry: &Entry<'_>, table: FeatureTable, out: &mut Vec<Diagnostic>) {
+fn check_names(entry: &Entry<'_>, table: FeatureTable, unknowns: &mut UnknownCache, out: &mut Vec<Diagnostic>) {
     let Some(p) = entry.platform else { return };
     let (arch, variant) = normalize_arch(p.architecture, p.variant);
     let guaranteed = guaranteed_features(table, &arch, &variant);
@@ -174,13 +175,36 @@ fn check_names(entry: &Entry<'_>, table: FeatureTable, out: &mut Vec<Diagnostic>
                     ));
                 }
             }
-            None => out.push(unknown(entry.index, j, &arch, family, name, table)),
+            None => out.push(unknowns.diagnostic(at, &arch, family, name, table)),
         }
     }
 }
 
-fn unknown(i: usize, j: usize, arch: &str, family: Option<Family>, name: &str, table: FeatureTable) -> Diagnostic {
-    let at = format!("/manifests/{i}/platform/features/{j}");
+/// Messages for unknown names, computed once per (architecture, name): an
+/// index may repeat one unknown name in thousands of entries. Past
+/// [`MAX_SUGGESTIONS`] distinct names, "did you mean" (an edit-distance scan
+/// of the table) is skipped, so hostile input stays linear.
+#[derive(Default)]
+struct UnknownCache {
+    seen: HashMap<(String, String), (String, String)>,
+}
+
+/// Distinct unknown names that get "did you mean" suggestions.
+pub const MAX_SUGGESTIONS: usize = 1000;
+
+impl UnknownCache {
+    fn diagnostic(&mut self, at: String, arch: &str, family: Option<Family>, name: &str, table: FeatureTable) -> Diagnostic {
+        let key = (arch.to_string(), name.to_string());
+        if let Some((message, hint)) = self.seen.get(&key) {
+            return Diagnostic::new(Code::FeatureUnknown, at, message.clone(), hint.clone());
+        }
+        let d = unknown(at, arch, family, name, table, self.seen.len() < MAX_SUGGESTIONS);
+        self.seen.insert(key, (d.message.clone(), d.hint.clone()));
+        d
+    }
+}
+
+fn unknown(at: String, arch: &str, family: Option<Family>, name: &str, table: FeatureTable, suggestions: bool) -> Diagnostic {
     let Some(family) = family else {
         return Diagnostic::new(
             Code::FeatureUnknown,
@@ -225,8 +249,11 @@ fn unknown(i: usize, j: usize, arch: &str, family: Option<Family>, name: &str, t
             ),
         );
     }
-    let close: Vec<&str> =
-        suggest(table, Some(family), name).into_iter().filter(|n| table.canonical(arch, n).is_some()).collect();
+    let close: Vec<&str> = if suggestions {
+        suggest(table, Some(family), name).into_iter().filter(|n| table.canonical(arch, n).is_some()).collect()
+    } else {
+        Vec::new()
+    };
     let hint = if close.is_empty() {
         format!("`ocifit features {arch}` lists the canonical names")
     } else {
