@@ -34,7 +34,11 @@ pub fn check(document: &Value, out: &mut Vec<Diagnostic>) {
             out.push(Diagnostic::new(
                 Code::FeaturesType,
                 at,
-                format!("platform.features must be an array of strings, not {} ({})", type_name(features), short(features)),
+                format!(
+                    "platform.features must be an array of strings, not {} ({})",
+                    type_name(features),
+                    short(features)
+                ),
                 "write the features as a JSON array of canonical names, e.g. [\"avx2\", \"bmi2\"]",
             ));
             continue;

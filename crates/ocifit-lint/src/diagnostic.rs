@@ -168,7 +168,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: Code, pointer: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Diagnostic { code, severity: code.severity(), pointer: pointer.into(), message: message.into(), hint: hint.into() }
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            pointer: pointer.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
     /// §8's shape: `code`, `severity`, `pointer`, `message`, plus `hint`.
@@ -208,7 +214,13 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
-        write!(f, "{}, {}, {}", plural(self.errors, "error"), plural(self.warnings, "warning"), plural(self.infos, "info"))
+        write!(
+            f,
+            "{}, {}, {}",
+            plural(self.errors, "error"),
+            plural(self.warnings, "warning"),
+            plural(self.infos, "info")
+        )
     }
 }
 

@@ -150,7 +150,8 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
         }
         let slots: Vec<usize> = group.iter().map(|a| a.index).collect();
         let order: Vec<usize> = safe.iter().chain(needy.iter()).map(|a| a.index).collect();
-        let moved: Vec<String> = safe.iter().filter(|s| needy.iter().any(|m| m.index < s.index)).map(|s| s.index.to_string()).collect();
+        let moved: Vec<String> =
+            safe.iter().filter(|s| needy.iter().any(|m| m.index < s.index)).map(|s| s.index.to_string()).collect();
         fixes.push(Fix {
             code: Code::UnsafeOrder,
             pointer: format!("/manifests/{pick}"),

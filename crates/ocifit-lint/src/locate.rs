@@ -266,7 +266,8 @@ impl Scanner<'_> {
 mod tests {
     use super::*;
 
-    const TEXT: &str = "{\n  \"a/b\": 1,\n  \"m~n\": [true, {\"k\": \"v\\\"}\"}],\n  \"é\": \"ü\", \"x\": {\"\\u0079\": null}\n}\n";
+    const TEXT: &str =
+        "{\n  \"a/b\": 1,\n  \"m~n\": [true, {\"k\": \"v\\\"}\"}],\n  \"é\": \"ü\", \"x\": {\"\\u0079\": null}\n}\n";
 
     fn at(pointer: &str) -> Option<(usize, usize)> {
         SourceMap::new(TEXT.as_bytes()).locate(pointer).map(|p| (p.line, p.column))
@@ -314,7 +315,9 @@ mod tests {
         fn walk(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
             match v {
                 serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| walk(v, format!("{at}/{}", escape(k)), out)),
-                serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, format!("{at}/{i}"), out)),
+                serde_json::Value::Array(a) => {
+                    a.iter().enumerate().for_each(|(i, v)| walk(v, format!("{at}/{i}"), out))
+                }
                 _ => {}
             }
             out.push(at);

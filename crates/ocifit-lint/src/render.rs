@@ -9,7 +9,8 @@ use crate::diagnostic::{Code, Diagnostic, Summary};
 use crate::locate::{Position, SourceMap};
 
 /// SARIF's schema, as `$schema` of the log.
-pub const SARIF_SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+pub const SARIF_SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// Diagnostics of one input, each with where its pointer lands in the text.
 #[derive(Debug)]
@@ -116,17 +117,12 @@ impl<'a> Report<'a> {
                 let mut physical = Map::new();
                 physical.insert("artifactLocation".into(), artifact_location());
                 if let Some(p) = self.position(i) {
-                    physical.insert(
-                        "region".into(),
-                        json!({"startLine": p.line, "startColumn": p.column}),
-                    );
+                    physical.insert("region".into(), json!({"startLine": p.line, "startColumn": p.column}));
                 }
                 let mut location = Map::new();
                 location.insert("physicalLocation".into(), Value::Object(physical));
-                location.insert(
-                    "logicalLocations".into(),
-                    json!([{"fullyQualifiedName": d.pointer, "kind": "element"}]),
-                );
+                location
+                    .insert("logicalLocations".into(), json!([{"fullyQualifiedName": d.pointer, "kind": "element"}]));
                 json!({
                     "ruleId": d.code.as_str(),
                     "ruleIndex": Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0),

@@ -168,9 +168,7 @@ fn check_names(entry: &Entry<'_>, table: FeatureTable, unknowns: &mut UnknownCac
                     out.push(Diagnostic::new(
                         Code::FeatureRedundant,
                         at,
-                        format!(
-                            "{name:?} is guaranteed by {shown_variant}: every host that runs this variant has it"
-                        ),
+                        format!("{name:?} is guaranteed by {shown_variant}: every host that runs this variant has it"),
                         "remove it, unless it is there to rank this entry above another of the same platform",
                     ));
                 }
@@ -193,7 +191,14 @@ struct UnknownCache {
 pub const MAX_SUGGESTIONS: usize = 1000;
 
 impl UnknownCache {
-    fn diagnostic(&mut self, at: String, arch: &str, family: Option<Family>, name: &str, table: FeatureTable) -> Diagnostic {
+    fn diagnostic(
+        &mut self,
+        at: String,
+        arch: &str,
+        family: Option<Family>,
+        name: &str,
+        table: FeatureTable,
+    ) -> Diagnostic {
         let key = (arch.to_string(), name.to_string());
         if let Some((message, hint)) = self.seen.get(&key) {
             return Diagnostic::new(Code::FeatureUnknown, at, message.clone(), hint.clone());
@@ -204,7 +209,14 @@ impl UnknownCache {
     }
 }
 
-fn unknown(at: String, arch: &str, family: Option<Family>, name: &str, table: FeatureTable, suggestions: bool) -> Diagnostic {
+fn unknown(
+    at: String,
+    arch: &str,
+    family: Option<Family>,
+    name: &str,
+    table: FeatureTable,
+    suggestions: bool,
+) -> Diagnostic {
     let Some(family) = family else {
         return Diagnostic::new(
             Code::FeatureUnknown,
@@ -269,10 +281,8 @@ fn unknown(at: String, arch: &str, family: Option<Family>, name: &str, table: Fe
 /// an older os.version or fewer os.features and ranks below them.
 pub(crate) fn legacy_pick(index: &Index, table: FeatureTable, group: &[&Analysed]) -> usize {
     let first = group[0].index;
-    let manifests: Vec<Value> = group
-        .iter()
-        .filter_map(|a| index.entry(a.index).map(|e| Value::Object(e.raw.clone())))
-        .collect();
+    let manifests: Vec<Value> =
+        group.iter().filter_map(|a| index.entry(a.index).map(|e| Value::Object(e.raw.clone()))).collect();
     let Ok(sub) = Index::from_value(json!({ "schemaVersion": 2, "manifests": manifests })) else { return first };
     let target = Target::guaranteed(&group[0].key, table);
     legacy_select(&sub, &target).selected().map_or(first, |k| group[k].index)
@@ -351,7 +361,13 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     };
     let mut best: HashMap<FeatureSet, &Analysed> = HashMap::new();
     for a in &usable {
-        best.entry(a.effective).and_modify(|b| if beats(a, b) { *b = a }).or_insert(a);
+        best.entry(a.effective)
+            .and_modify(|b| {
+                if beats(a, b) {
+                    *b = a
+                }
+            })
+            .or_insert(a);
     }
     let mut dominated: BTreeMap<usize, usize> = BTreeMap::new();
     for a in &usable {
@@ -367,7 +383,8 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     };
     if reps.len() <= MAX_SUBSET_COMPARISONS {
         for j in &reps {
-            if let Some(i) = reps.iter().find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
+            if let Some(i) =
+                reps.iter().find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
             {
                 dominated.insert(j.index, i.index);
             }
@@ -384,9 +401,9 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
             (false, true) => {
                 format!("entry {i} runs on every host entry {j} runs on and lists more features, so it ranks higher")
             }
-            (false, false) => format!(
-                "entry {i} runs on every host entry {j} runs on, lists as many features and comes first"
-            ),
+            (false, false) => {
+                format!("entry {i} runs on every host entry {j} runs on, lists as many features and comes first")
+            }
         };
         out.push(Diagnostic::new(
             Code::UnreachableEntry,

@@ -27,7 +27,10 @@ pub const IMAGE_INDEX_ID: &str = "https://opencontainers.org/schema/image/index"
 const RESOURCES: &[(&str, &[&str])] = &[
     (
         CONTENT_DESCRIPTOR_SCHEMA,
-        &["https://opencontainers.org/schema/descriptor", "https://opencontainers.org/schema/image/content-descriptor.json"],
+        &[
+            "https://opencontainers.org/schema/descriptor",
+            "https://opencontainers.org/schema/image/content-descriptor.json",
+        ],
     ),
     (
         DEFS_DESCRIPTOR_SCHEMA,
@@ -85,9 +88,7 @@ impl IndexSchema {
         for (text, uris) in RESOURCES {
             let contents = parse(text)?;
             for uri in *uris {
-                builder = builder
-                    .add(*uri, Resource::from_contents(contents.clone()))
-                    .map_err(|e| err(&e))?;
+                builder = builder.add(*uri, Resource::from_contents(contents.clone())).map_err(|e| err(&e))?;
             }
         }
         let registry = builder.prepare().map_err(|e| err(&e))?;

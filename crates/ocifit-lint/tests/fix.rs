@@ -71,13 +71,7 @@ fn fixes_apply_and_nothing_else_changes() {
     codes.sort();
     assert_eq!(
         codes,
-        [
-            Code::FeatureUnknown,
-            Code::FeatureUnknown,
-            Code::FeatureDuplicate,
-            Code::FeatureDuplicate,
-            Code::UnsafeOrder
-        ]
+        [Code::FeatureUnknown, Code::FeatureUnknown, Code::FeatureDuplicate, Code::FeatureDuplicate, Code::UnsafeOrder]
     );
     assert_eq!(fixable_left(&fixed.document), vec![]);
     // What was not fixable is still reported.
@@ -120,7 +114,12 @@ fn a_reorder_that_would_change_selection_is_refused() {
     let fixed = fix(doc.clone(), table());
     assert_eq!(fixed.document, doc);
     assert!(!fixed.changed());
-    assert!(fixed.fixes.iter().any(|f| f.code == Code::UnsafeOrder && !f.applied && f.description.contains("not reordered")));
+    assert!(
+        fixed
+            .fixes
+            .iter()
+            .any(|f| f.code == Code::UnsafeOrder && !f.applied && f.description.contains("not reordered"))
+    );
 }
 
 // --- properties -----------------------------------------------------------

@@ -127,9 +127,11 @@ fn feature_empty() {
     check(
         Code::FeatureEmpty,
         vec![
-            fires("empty string", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2", ""])]), &[
-                "/manifests/1/platform/features/1",
-            ]),
+            fires(
+                "empty string",
+                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2", ""])]),
+                &["/manifests/1/platform/features/1"],
+            ),
             quiet("names", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2"])])),
         ],
     );
@@ -165,21 +167,31 @@ fn feature_unknown() {
     check(
         Code::FeatureUnknown,
         vec![
-            fires("an alias", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sse4.2"])]), &[
-                "/manifests/1/platform/features/0",
-            ]),
-            fires("upper case", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["AVX2"])]), &[
-                "/manifests/1/platform/features/0",
-            ]),
-            fires("arm64 name on amd64", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sve"])]), &[
-                "/manifests/1/platform/features/0",
-            ]),
-            fires("typo", index(vec![entry("linux/arm64", &[]), entry("linux/arm64", &["atomic", "sve"])]), &[
-                "/manifests/1/platform/features/0",
-            ]),
-            fires("no table", index(vec![entry("linux/mips64le", &[]), entry("linux/mips64le", &["msa"])]), &[
-                "/manifests/1/platform/features/0",
-            ]),
+            fires(
+                "an alias",
+                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sse4.2"])]),
+                &["/manifests/1/platform/features/0"],
+            ),
+            fires(
+                "upper case",
+                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["AVX2"])]),
+                &["/manifests/1/platform/features/0"],
+            ),
+            fires(
+                "arm64 name on amd64",
+                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sve"])]),
+                &["/manifests/1/platform/features/0"],
+            ),
+            fires(
+                "typo",
+                index(vec![entry("linux/arm64", &[]), entry("linux/arm64", &["atomic", "sve"])]),
+                &["/manifests/1/platform/features/0"],
+            ),
+            fires(
+                "no table",
+                index(vec![entry("linux/mips64le", &[]), entry("linux/mips64le", &["msa"])]),
+                &["/manifests/1/platform/features/0"],
+            ),
             quiet("canonical", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sse4_2", "avx2"])])),
             quiet("x86_64 spelling", index(vec![entry("linux/x86_64", &[]), entry("linux/x86_64", &["avx2"])])),
             quiet("arm64", index(vec![entry("linux/arm64", &[]), entry("linux/arm64", &["sve2", "i8mm"])])),
@@ -204,7 +216,14 @@ fn feature_duplicate() {
                 &["/manifests/1/platform/features/2"],
             ),
             quiet("distinct", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2", "bmi2"])])),
-            quiet("same name, two entries", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2"]), entry("linux/amd64", &["avx2", "bmi2"])])),
+            quiet(
+                "same name, two entries",
+                index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/amd64", &["avx2"]),
+                    entry("linux/amd64", &["avx2", "bmi2"]),
+                ]),
+            ),
         ],
     );
 }
@@ -214,9 +233,11 @@ fn unsafe_order() {
     check(
         Code::UnsafeOrder,
         vec![
-            fires("features first", index(vec![entry("linux/amd64", &["avx2"]), entry("linux/amd64", &[])]), &[
-                "/manifests/0",
-            ]),
+            fires(
+                "features first",
+                index(vec![entry("linux/amd64", &["avx2"]), entry("linux/amd64", &[])]),
+                &["/manifests/0"],
+            ),
             fires(
                 "normalized spellings are one platform",
                 index(vec![entry("linux/x86_64", &["avx2"]), entry("linux/amd64", &[])]),
@@ -235,7 +256,11 @@ fn unsafe_order() {
             quiet("fallback first", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2"])])),
             quiet(
                 "other variant",
-                index(vec![entry("linux/amd64/v3", &[]), entry("linux/amd64/v3", &["avx512f"]), entry("linux/amd64", &[])]),
+                index(vec![
+                    entry("linux/amd64/v3", &[]),
+                    entry("linux/amd64/v3", &["avx512f"]),
+                    entry("linux/amd64", &[]),
+                ]),
             ),
             quiet(
                 "only guaranteed features first",
@@ -265,20 +290,28 @@ fn no_fallback() {
     check(
         Code::NoFallback,
         vec![
-            fires("only features", index(vec![entry("linux/amd64", &["avx2"]), entry("linux/amd64", &["avx512f"])]), &[
-                "/manifests/0",
-            ]),
+            fires(
+                "only features",
+                index(vec![entry("linux/amd64", &["avx2"]), entry("linux/amd64", &["avx512f"])]),
+                &["/manifests/0"],
+            ),
             fires(
                 "another architecture's fallback does not count",
                 index(vec![entry("linux/arm64", &[]), entry("linux/amd64", &["avx2"])]),
                 &["/manifests/1"],
             ),
             quiet("with fallback", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2"])])),
-            quiet("fallback last (unsafe-order says it)", index(vec![entry("linux/amd64", &["avx2"]), entry("linux/amd64", &[])])),
+            quiet(
+                "fallback last (unsafe-order says it)",
+                index(vec![entry("linux/amd64", &["avx2"]), entry("linux/amd64", &[])]),
+            ),
             quiet("only guaranteed features", index(vec![entry("linux/amd64/v3", &["avx2", "fma"])])),
-            quiet("no platform", json!({"schemaVersion": 2, "manifests": [{
+            quiet(
+                "no platform",
+                json!({"schemaVersion": 2, "manifests": [{
                 "mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
-                "digest": format!("sha256:{}", "a".repeat(64))}]})),
+                "digest": format!("sha256:{}", "a".repeat(64))}]}),
+            ),
         ],
     );
 }
@@ -290,7 +323,11 @@ fn unreachable_entry() {
         vec![
             fires(
                 "same platform and features as an earlier entry",
-                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2"]), entry("linux/amd64", &["avx2"])]),
+                index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/amd64", &["avx2"]),
+                    entry("linux/amd64", &["avx2"]),
+                ]),
                 &["/manifests/2"],
             ),
             fires(
@@ -321,15 +358,28 @@ fn unreachable_entry() {
             ),
             quiet(
                 "different features",
-                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2"]), entry("linux/amd64", &["avx2", "bmi2"])]),
+                index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/amd64", &["avx2"]),
+                    entry("linux/amd64", &["avx2", "bmi2"]),
+                ]),
             ),
             quiet(
                 "a superset with fewer features listed is still reachable",
-                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2", "bmi2"]), entry("linux/amd64", &["avx2"])]),
+                index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/amd64", &["avx2", "bmi2"]),
+                    entry("linux/amd64", &["avx2"]),
+                ]),
             ),
             quiet(
                 "same features, other variant",
-                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx512f"]), entry("linux/amd64/v2", &[]), entry("linux/amd64/v2", &["avx512f"])]),
+                index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/amd64", &["avx512f"]),
+                    entry("linux/amd64/v2", &[]),
+                    entry("linux/amd64/v2", &["avx512f"]),
+                ]),
             ),
             quiet(
                 "same features, other os.version",
@@ -348,7 +398,11 @@ fn unreachable_entry() {
             ),
             quiet(
                 "unknown features are feature-unknown's business",
-                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["nope"]), entry("linux/amd64", &["nope"])]),
+                index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/amd64", &["nope"]),
+                    entry("linux/amd64", &["nope"]),
+                ]),
             ),
         ],
     );
@@ -364,11 +418,16 @@ fn feature_redundant() {
                 index(vec![entry("linux/amd64/v3", &[]), entry("linux/amd64/v3", &["avx512f", "avx2"])]),
                 &["/manifests/1/platform/features/1"],
             ),
-            fires("sse2 on amd64", index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sse2"])]), &[
-                "/manifests/1/platform/features/0",
-            ]),
+            fires(
+                "sse2 on amd64",
+                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sse2"])]),
+                &["/manifests/1/platform/features/0"],
+            ),
             quiet("avx2 on amd64/v2", index(vec![entry("linux/amd64/v2", &[]), entry("linux/amd64/v2", &["avx2"])])),
-            quiet("avx512f on amd64/v3", index(vec![entry("linux/amd64/v3", &[]), entry("linux/amd64/v3", &["avx512f"])])),
+            quiet(
+                "avx512f on amd64/v3",
+                index(vec![entry("linux/amd64/v3", &[]), entry("linux/amd64/v3", &["avx512f"])]),
+            ),
         ],
     );
 }

@@ -62,7 +62,10 @@ fn sarif_output_is_valid_sarif_2_1_0() {
             assert_eq!(log["runs"][0]["tool"]["driver"]["rules"][rule_index]["id"], d.code.as_str());
             let region = &r["locations"][0]["physicalLocation"]["region"];
             let p = report.position(i).unwrap();
-            assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(p.line as u64), Some(p.column as u64)));
+            assert_eq!(
+                (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+                (Some(p.line as u64), Some(p.column as u64))
+            );
             assert_eq!(r["properties"]["pointer"], d.pointer.as_str());
         }
     }
@@ -75,7 +78,8 @@ fn sarif_for_a_clean_index_and_broken_documents() {
     for text in [
         serde_json::to_vec_pretty(&index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["avx2"])])).unwrap(),
         b"[1, 2]".to_vec(),
-        b"{\"schemaVersion\": 2, \"mediaType\": \"application/vnd.oci.image.manifest.v1+json\", \"manifests\": 3}".to_vec(),
+        b"{\"schemaVersion\": 2, \"mediaType\": \"application/vnd.oci.image.manifest.v1+json\", \"manifests\": 3}"
+            .to_vec(),
     ] {
         let diagnostics = linter.lint_bytes(&text).unwrap();
         let log = Report::new("x.json", Some("x.json".into()), &text, diagnostics).sarif("0.1.0");

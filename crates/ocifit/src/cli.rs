@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 knows every CPU feature an entry can require, detects what this machine supports, and picks \
 the most specialised entry that runs here — with the reason every other entry was rejected.",
     after_help = "Exit codes: 0 success, 1 the answer is no (nothing compatible), 2 bad input or usage.\n\
-SOURCE is a JSON file, - for stdin, oci:DIR[:TAG] or docker://REFERENCE.\n\n\
+SOURCE is a JSON file, - for stdin, oci:DIR[:TAG], docker://REFERENCE, or a bare
+reference (registry/repo:tag, repo@sha256:…) when no such file exists.\n\n\
 Examples:\n  ocifit select examples/index.json --platform linux/amd64/v3\n  \
 ocifit select examples/index.json --platform linux/amd64 --features avx2,bmi2 --format json\n  \
 ocifit features amd64\n  ocifit explain sse4.2"
@@ -19,6 +20,8 @@ ocifit features amd64\n  ocifit explain sse4.2"
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -26,6 +29,9 @@ pub enum Command {
     /// Pick the best entry of an index for a target (this host by default).
     #[command(after_help = SELECT_HELP)]
     Select(SelectArgs),
+    /// Print the pinned reference (host/repo@sha256:…) of the best entry.
+    #[command(after_help = RESOLVE_HELP)]
+    Resolve(ResolveArgs),
     /// List the CPU features ocifit knows, per architecture.
     Features(FeaturesArgs),
     /// Everything the feature table knows about one feature or alias.
@@ -91,6 +97,58 @@ pub struct SelectArgs {
     pub legacy: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+const RESOLVE_HELP: &str = "\
+Selects like `ocifit select` and prints only the winner, pinned by digest:
+host/repo@sha256:… for a registry, oci:DIR@sha256:… for a layout, the bare digest
+for a JSON file. Nothing is printed, and the exit code is 1, when no entry runs.
+
+Examples:
+  podman run \"$(ocifit resolve registry.example.com/app:1.4)\"
+  ocifit resolve docker://127.0.0.1:5000/app:v1 --platform linux/amd64/v3
+  ocifit resolve oci:./layout:v1 --host";
+
+#[derive(Args, Debug)]
+pub struct ResolveArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF or a bare reference.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Resolve as a runtime that ignores features would.
+    #[arg(long)]
+    pub legacy: bool,
+}
+
+/// How registries are reached (every command that reads a SOURCE).
+/// Credentials come from --creds-stdin, containers auth.json
+/// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json) or docker
+/// config.json ($DOCKER_CONFIG), in that order.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Registry options")]
+pub struct RegistryArgs {
+    /// Use plain HTTP for every registry (loopback registries always use it).
+    #[arg(long, global = true)]
+    pub plain_http: bool,
+    /// Also trust this PEM CA certificate (repeatable).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca_cert: Vec<std::path::PathBuf>,
+    /// Read registry credentials, USER:PASSWORD, from standard input.
+    #[arg(long, global = true)]
+    pub creds_stdin: bool,
+    /// Seconds to wait for a connection.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
+    pub connect_timeout: f64,
+    /// Seconds to wait for an answer, and for each read of it.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, global = true)]
+    pub read_timeout: f64,
+    /// Retries after HTTP 429/502/503/504 or a refused connection (backoff doubling from 250 ms).
+    #[arg(long, value_name = "N", default_value_t = 3, global = true)]
+    pub retries: u32,
+    /// Refuse manifests (and layout blobs) larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub max_manifest_size: usize,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

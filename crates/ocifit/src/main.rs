@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod error;
 mod output;
+mod sources;
 
 use clap::Parser;
 
@@ -13,8 +14,16 @@ use crate::error::Failure;
 
 fn main() {
     let cli = cli::Cli::parse_from(std::env::args_os());
+    let stdin_is_source = matches!(&cli.command,
+        cli::Command::Select(cli::SelectArgs { source, .. }) | cli::Command::Resolve(cli::ResolveArgs { source, .. })
+            if source == "-");
+    if let Err(Failure { code, message }) = sources::install(&cli.registry, stdin_is_source) {
+        eprintln!("ocifit: {message}");
+        std::process::exit(code);
+    }
     let result = match cli.command {
         cli::Command::Select(args) => cmd::select::run(args),
+        cli::Command::Resolve(args) => cmd::resolve::run(args),
         cli::Command::Features(args) => cmd::features::run(args),
         cli::Command::Explain(args) => cmd::explain::run(args),
         cli::Command::Lint(args) => cmd::lint::run(args),

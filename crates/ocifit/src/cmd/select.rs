@@ -2,7 +2,7 @@
 
 use ocifit_core::select::{Mode, select_with};
 use ocifit_core::{FeatureTable, Index, Selection, Target};
-use ocifit_source::Source;
+use ocifit_source::{Digest, Source};
 use serde_json::json;
 
 use crate::cli::{Format, SelectArgs};
@@ -20,6 +20,10 @@ pub fn run(args: SelectArgs) -> Outcome {
         Format::Json => {
             let mut doc = selection.to_json(&loaded.index, &target);
             doc["mode"] = json!(if args.legacy { "legacy" } else { "features" });
+            doc["source"] = match &loaded.resolved {
+                Some(r) => r.to_json(&source),
+                None => json!({"input": source.to_string(), "digest": Digest::sha256(&loaded.bytes).to_string()}),
+            };
             output::print_json(&doc);
         }
         Format::Text => output::print(&text(&source, &loaded.index, &target, &selection, args.legacy)),

@@ -1,0 +1,113 @@
+//! Tiny loopback HTTP servers for failure modes a healthy registry does
+//! not produce: a front that answers some requests itself (503, 401, a
+//! redirect) and forwards the rest to a real registry, recording every
+//! request head; and a listener that accepts connections and never answers.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::fixture::{Headers, read_head};
+
+/// What the front does with one request.
+pub enum Action {
+    Forward,
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// Write these bytes as the whole answer, then close.
+    Raw(Vec<u8>),
+}
+
+pub type Rule = Box<dyn Fn(&str, &[(String, String)]) -> Action + Send + Sync>;
+
+pub struct Front {
+    pub port: u16,
+    /// (request line, lowercased headers) of every request, in order.
+    pub seen: Arc<Mutex<Vec<(String, Headers)>>>,
+}
+
+impl Front {
+    /// Serve on a fresh port of `ip` (a loopback address) until the test
+    /// binary exits (or 60 s).
+    pub fn start(ip: &str, upstream: u16, rule: Rule) -> Front {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if started.elapsed() > Duration::from_secs(60) {
+                    break;
+                }
+                let Ok(mut client) = stream else { continue };
+                let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
+                let Some((line, headers, raw)) = read_head(&mut client) else { continue };
+                log.lock().unwrap().push((line.clone(), headers.clone()));
+                match rule(&line, &headers) {
+                    Action::Respond { status, headers, body } => {
+                        let mut head =
+                            format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+                        for (n, v) in headers {
+                            head.push_str(&format!("{n}: {v}\r\n"));
+                        }
+                        head.push_str("\r\n");
+                        let _ = client.write_all(head.as_bytes());
+                        let _ = client.write_all(&body);
+                    }
+                    Action::Raw(bytes) => {
+                        let _ = client.write_all(&bytes);
+                    }
+                    Action::Forward => forward(&mut client, &raw, upstream),
+                }
+            }
+        });
+        Front { port, seen }
+    }
+
+    pub fn requests(&self) -> Vec<(String, Headers)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Send one GET head upstream with `Connection: close` and copy the answer back.
+fn forward(client: &mut TcpStream, raw_head: &[u8], upstream: u16) {
+    let text = String::from_utf8_lossy(raw_head);
+    let mut head: String = text
+        .trim_end_matches("\r\n")
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    head.push_str("Connection: close\r\n\r\n");
+    let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+    let _ = up.set_read_timeout(Some(Duration::from_secs(10)));
+    if up.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    let _ = client.write_all(&answer);
+}
+
+/// Accepts connections and never answers, for `seconds`.
+pub fn silent_listener(seconds: u64) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let _ = listener.set_nonblocking(true);
+        let start = Instant::now();
+        let mut held = Vec::new();
+        while start.elapsed() < Duration::from_secs(seconds) {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    port
+}
