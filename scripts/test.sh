@@ -8,15 +8,26 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
 # --- apt packages -----------------------------------------------------------
-apt_packages=(jq)
+apt_packages=(jq docker-registry skopeo apache2-utils openssl)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
+  # The registry tests start docker-registry themselves, on 127.0.0.1 with a
+  # config they write: never let the package start its default service
+  # (which listens on all interfaces).
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet docker-registry 2>/dev/null; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 fi
 
 # --- style --------------------------------------------------------------------
