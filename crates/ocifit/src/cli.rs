@@ -39,6 +39,9 @@ pub enum Command {
     /// Check an index against the image-spec schema and the feature rules; --fix repairs what is safe.
     #[command(after_help = LINT_HELP)]
     Lint(LintArgs),
+    /// What this machine supports: platform, variant and CPU features, detected directly.
+    #[command(after_help = HOST_HELP)]
+    Host(HostArgs),
 }
 
 const SELECT_HELP: &str = "\
@@ -128,7 +131,8 @@ pub struct ResolveArgs {
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Registry options")]
 pub struct RegistryArgs {
-    /// Use plain HTTP for every registry (loopback registries always use it).
+    /// Use plain HTTP for every registry (a loopback registry that does not
+    /// speak TLS is reached over plain HTTP anyway).
     #[arg(long, global = true)]
     pub plain_http: bool,
     /// Also trust this PEM CA certificate (repeatable).
@@ -183,6 +187,55 @@ pub struct ExplainArgs {
     pub arch: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+const HOST_HELP: &str = "\
+Detection (never from configuration):
+  x86        CPUID, and XGETBV for the state the OS enabled (AVX: XCR0 bits 1-2,
+             AVX-512: 5-7, AMX: 17-18). A feature the CPU has but the OS did not
+             enable is listed as disabled, not reported.
+  Linux      getauxval(AT_HWCAP, AT_HWCAP2, AT_HWCAP3); riscv64: riscv_hwprobe.
+Variant: amd64 v1-v4 by the Go runtime's GOAMD64 checks; arm64 the highest Armv8/v9
+level whose mandatory features are all present (never higher than proven); arm from
+AT_PLATFORM.
+
+Offline, for fleets: --cpuinfo reads a captured /proc/cpuinfo; --dump-cpuid writes this
+machine's raw CPUID leaves and XCR0, and --cpuid replays such a dump through the same
+code as live detection (archspec's CSV CPUID captures are read too).
+
+Examples:
+  ocifit host
+  ocifit host --format json
+  ocifit host --format nfd > /etc/kubernetes/node-feature-discovery/features.d/ocifit
+  ocifit host --dump-cpuid > node1.cpuid && ocifit host --cpuid node1.cpuid
+  ocifit host --cpuinfo node7-proc-cpuinfo.txt --format json";
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostFormat {
+    Text,
+    /// The SEMANTICS §8 platform object (plus disabledByOs, unknownFlags, source).
+    Json,
+    /// A node-feature-discovery local feature file (features.d).
+    Nfd,
+}
+
+#[derive(Args, Debug)]
+pub struct HostArgs {
+    #[arg(long, value_enum, default_value_t = HostFormat::Text)]
+    pub format: HostFormat,
+    /// Read a captured /proc/cpuinfo (- for stdin) instead of this machine.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cpuid", "dump_cpuid"])]
+    pub cpuinfo: Option<String>,
+    /// Replay a CPUID dump (from --dump-cpuid, or archspec's CSV) instead of this machine.
+    #[arg(long, value_name = "FILE", conflicts_with = "dump_cpuid")]
+    pub cpuid: Option<String>,
+    /// Write this machine's raw CPUID leaves and XCR0 (x86 only) and exit.
+    #[arg(long)]
+    pub dump_cpuid: bool,
+    /// With --cpuinfo: the architecture, where the capture cannot tell
+    /// (ppc64 vs ppc64le, arm vs arm64).
+    #[arg(long, value_name = "ARCH", requires = "cpuinfo")]
+    pub arch: Option<String>,
 }
 
 const LINT_HELP: &str = "\

@@ -27,6 +27,7 @@ fn main() {
         cli::Command::Features(args) => cmd::features::run(args),
         cli::Command::Explain(args) => cmd::explain::run(args),
         cli::Command::Lint(args) => cmd::lint::run(args),
+        cli::Command::Host(args) => cmd::host::run(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 pub mod explain;
 pub mod features;
+pub mod host;
 pub mod lint;
 pub mod resolve;
 pub mod select;
