@@ -56,6 +56,16 @@ pub fn fix(document: Value, table: FeatureTable) -> Fixed {
     let mut document = document;
     let mut fixes = Vec::new();
     fix_names(&mut document, table, &mut fixes);
+    let mut reordered = fix_order(document, table);
+    fixes.append(&mut reordered.fixes);
+    Fixed { document: reordered.document, fixes }
+}
+
+/// Step 3 alone: the unsafe-order reorder, also `ocifit index fix-order`
+/// (`crate::edit::fix_order`). A document the typed view refuses is
+/// returned as it is.
+pub fn fix_order(document: Value, table: FeatureTable) -> Fixed {
+    let mut fixes = Vec::new();
     let document = match Index::from_value(document.clone()) {
         Ok(index) => reorder(index, table, &mut fixes),
         Err(_) => document,

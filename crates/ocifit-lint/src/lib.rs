@@ -18,7 +18,8 @@
 //! [`Severity`], an RFC 6901 JSON Pointer, a message and a hint.
 //! [`Report`] maps pointers back to lines and columns of the input and
 //! renders text, JSON or SARIF 2.1.0; [`fix()`] applies the safe fixes to the
-//! document.
+//! document; [`edit`] has the edits of `ocifit index` (add, set-features,
+//! remove, fix-order), checked so they add no lint error.
 //!
 //! ```
 //! use ocifit_lint::{Code, Linter};
@@ -42,6 +43,7 @@
 
 pub mod checks;
 pub mod diagnostic;
+pub mod edit;
 pub mod fix;
 pub mod locate;
 pub mod render;

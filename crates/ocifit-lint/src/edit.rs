@@ -1,0 +1,504 @@
+//! Editing an index without touching its images: `ocifit index add`,
+//! `set-features`, `remove` and `fix-order` (SEMANTICS.md §1, §6;
+//! `docs/editing.md`).
+//!
+//! Every edit works on the JSON document itself (serde_json with
+//! `preserve_order`), never on re-serialized typed structs: everything
+//! outside the edited entry — unknown keys, annotations, `subject`,
+//! `artifactType`, key order — keeps its value and its place. The edits
+//! live here, beside lint, because they share its platform groups (the
+//! normalized os/architecture/variant plus `os.version` and `os.features`,
+//! see [`crate::rules`]) and because `fix-order` *is* lint's unsafe-order
+//! fix ([`crate::fix::fix_order`]). Pure: no I/O.
+//!
+//! The single operations ([`add`], [`set_features`], [`remove`],
+//! [`fix_order`]) change a document or say why not, leaving it untouched.
+//! [`apply`] runs one and refuses a result that has lint errors the input
+//! did not have.
+//!
+//! ```
+//! use ocifit_lint::edit::{self, Op};
+//! use ocifit_lint::Linter;
+//! use serde_json::json;
+//!
+//! let digest = format!("sha256:{}", "a".repeat(64));
+//! let doc = json!({"schemaVersion": 2, "manifests": [
+//!     {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 7, "digest": digest,
+//!      "platform": {"os": "linux", "architecture": "amd64"}}]});
+//! let linter = Linter::new();
+//! let op = Op::Add { digest: digest.clone(), features: vec!["AVX2".into(), "bmi2".into()], variant: None };
+//! let edited = edit::apply(&linter, &doc, &op).unwrap();
+//! assert_eq!(edited.document["manifests"][1]["platform"]["features"], json!(["avx2", "bmi2"]));
+//! assert_eq!(edited.document["manifests"][1]["digest"], json!(digest));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+
+use ocifit_core::index::Entry;
+use ocifit_core::platform::normalize_arch;
+use ocifit_core::target::resolve_for;
+use ocifit_core::{FeatureTable, Index, Platform};
+use serde_json::{Value, json};
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::rules::platform_key;
+use crate::{Linter, fix};
+
+/// Why an edit was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditError {
+    pub kind: EditErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditErrorKind {
+    /// The request does not fit the index: entry out of range, digest not
+    /// found or ambiguous, unknown feature, not an index (exit 2).
+    Usage,
+    /// The edit is possible but its result would be worse than the input:
+    /// a new lint error, or a reorder that would change a features-aware
+    /// choice (exit 1).
+    Refused,
+}
+
+impl fmt::Display for EditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EditError {}
+
+fn usage(message: impl Into<String>) -> EditError {
+    EditError { kind: EditErrorKind::Usage, message: message.into() }
+}
+
+fn refused(message: impl Into<String>) -> EditError {
+    EditError { kind: EditErrorKind::Refused, message: message.into() }
+}
+
+/// One edit, as the command line asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// [`add`].
+    Add { digest: String, features: Vec<String>, variant: Option<String> },
+    /// [`set_features`]; `None` clears.
+    SetFeatures { entry: usize, features: Option<Vec<String>> },
+    /// [`remove`].
+    Remove { entry: usize },
+    /// [`fix_order`].
+    FixOrder,
+}
+
+/// The result of [`apply`].
+#[derive(Debug, Clone)]
+pub struct Edited {
+    pub document: Value,
+    /// One line per change made (for stderr).
+    pub summary: Vec<String>,
+    /// Whether the document differs from the input (compared as serialized
+    /// text, so key order counts).
+    pub changed: bool,
+    /// Warnings and infos the result has that the input did not (the edit is
+    /// made; the user should hear about them).
+    pub new_warnings: Vec<Diagnostic>,
+}
+
+/// Run `op` on a copy of `document` and check the result with lint: a result
+/// with more lint errors of some code than the input had is refused.
+pub fn apply(linter: &Linter, document: &Value, op: &Op) -> Result<Edited, EditError> {
+    let table = linter.table();
+    let mut after = document.clone();
+    let summary = match op {
+        Op::Add { digest, features, variant } => vec![add(&mut after, table, digest, features, variant.as_deref())?],
+        Op::SetFeatures { entry, features } => vec![set_features(&mut after, table, *entry, features.as_deref())?],
+        Op::Remove { entry } => vec![remove(&mut after, *entry)?],
+        Op::FixOrder => fix_order(&mut after, table)?,
+    };
+    let changed = serde_json::to_string(document).ok() != serde_json::to_string(&after).ok();
+    if !changed {
+        return Ok(Edited { document: after, summary, changed, new_warnings: Vec::new() });
+    }
+    let grown = new_diagnostics(&linter.lint(document.clone()), &linter.lint(after.clone()));
+    let (errors, new_warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        grown.into_iter().partition(|d| d.severity == Severity::Error);
+    if !errors.is_empty() {
+        let shown: Vec<String> =
+            errors.iter().take(3).map(|d| format!("error[{}] at {}: {}", d.code, d.pointer, d.message)).collect();
+        let more = if errors.len() > 3 { format!(" (and {} more)", errors.len() - 3) } else { String::new() };
+        let hint = if errors.iter().any(|d| d.code == Code::UnsafeOrder) {
+            "; run `ocifit index fix-order` on the result, or edit another entry"
+        } else {
+            ""
+        };
+        return Err(refused(format!(
+            "refused: the edited index would have lint errors the input does not have: {}{more}{hint}",
+            shown.join("; ")
+        )));
+    }
+    Ok(Edited { document: after, summary, changed, new_warnings })
+}
+
+/// The diagnostics of `after` whose code occurs more often than in
+/// `before`: what an edit added. Counted per code, because pointers and
+/// messages name positions that an edit shifts.
+pub fn new_diagnostics(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic> {
+    let mut counts: HashMap<Code, isize> = HashMap::new();
+    for d in before {
+        *counts.entry(d.code).or_default() -= 1;
+    }
+    for d in after {
+        *counts.entry(d.code).or_default() += 1;
+    }
+    after
+        .iter()
+        .filter(|d| counts.get(&d.code).is_some_and(|n| *n > 0))
+        // Of a grown code, the ones the input did not say word for word.
+        .filter(|d| !before.iter().any(|b| b.code == d.code && b.pointer == d.pointer && b.message == d.message))
+        .cloned()
+        .collect()
+}
+
+/// The checked typed view of a copy of `document`.
+fn view(document: &Value) -> Result<Index, EditError> {
+    Index::from_value(document.clone()).map_err(|e| usage(format!("not an index ocifit can edit: {e}")))
+}
+
+fn manifests(document: &mut Value) -> &mut Vec<Value> {
+    document.get_mut("manifests").and_then(Value::as_array_mut).expect("checked: manifests is an array")
+}
+
+/// `entry 3 (linux/amd64, features avx2, bmi2)`.
+fn describe(entry: &Entry<'_>) -> String {
+    match platform_key(entry) {
+        None => format!("entry {} (no platform)", entry.index),
+        Some(key) => {
+            let features: Vec<&str> = entry.platform.map(|p| p.features().collect()).unwrap_or_default();
+            if features.is_empty() {
+                format!("entry {} ({key})", entry.index)
+            } else {
+                format!("entry {} ({key}, features {})", entry.index, features.join(", "))
+            }
+        }
+    }
+}
+
+fn entry_at<'a>(index: &'a Index, entry: usize) -> Result<Entry<'a>, EditError> {
+    index.entry(entry).ok_or_else(|| {
+        usage(match index.len() {
+            0 => format!("entry {entry} is out of range: the index has no entries"),
+            1 => format!("entry {entry} is out of range: the index has 1 entry (0)"),
+            n => format!("entry {entry} is out of range: the index has {n} entries (0 to {})", n - 1),
+        })
+    })
+}
+
+/// Command-line feature names (aliases and any case allowed) as the
+/// canonical names valid for `entry`'s architecture, in the order given,
+/// duplicates dropped. Unknown names are a usage error naming them.
+pub fn canonical_features<S: AsRef<str>>(
+    table: FeatureTable,
+    entry: &Entry<'_>,
+    names: &[S],
+) -> Result<Vec<&'static str>, EditError> {
+    let Some(platform) = entry.platform else {
+        return Err(usage(format!("{} has no platform: CPU features need one", describe(entry))));
+    };
+    let (architecture, _) = normalize_arch(platform.architecture, platform.variant);
+    let mut out: Vec<&'static str> = Vec::new();
+    for name in names {
+        let id = resolve_for(table, &architecture, name.as_ref()).map_err(|e| usage(e.to_string()))?;
+        let canonical = id.feature().name;
+        if !out.contains(&canonical) {
+            out.push(canonical);
+        }
+    }
+    if out.is_empty() {
+        return Err(usage("no feature names given (to remove them, use set-features --clear)"));
+    }
+    Ok(out)
+}
+
+/// A new entry copying the entry with `digest` — every key (`mediaType`,
+/// `size`, `digest`, `annotations`, `platform` and unknown ones) in its
+/// order — with `platform.features` set to `features` (canonical names),
+/// placed right after the last entry of the same platform group so that the
+/// group's fallback stays first.
+///
+/// When several entries have the digest, they must all be of one platform
+/// (then the first is copied) or `variant` must pick the ones of one
+/// platform; otherwise the error lists them.
+pub fn add<S: AsRef<str>>(
+    document: &mut Value,
+    table: FeatureTable,
+    digest: &str,
+    features: &[S],
+    variant: Option<&str>,
+) -> Result<String, EditError> {
+    let index = view(document)?;
+    let with_digest: Vec<Entry<'_>> = index.entries().filter(|e| e.digest == digest).collect();
+    if with_digest.is_empty() {
+        let hint = if digest.contains(':') { "" } else { " (digests are written algorithm:hex, e.g. sha256:…)" };
+        return Err(usage(format!("no entry has digest {digest}{hint}")));
+    }
+    let chosen: Vec<Entry<'_>> = match variant {
+        None => with_digest.clone(),
+        Some(v) => {
+            let picked: Vec<Entry<'_>> = with_digest
+                .iter()
+                .filter(|e| {
+                    e.platform.is_some_and(|p| {
+                        normalize_arch(p.architecture, p.variant).1 == normalize_arch(p.architecture, v).1
+                    })
+                })
+                .copied()
+                .collect();
+            if picked.is_empty() {
+                let listed: Vec<String> = with_digest.iter().map(describe).collect();
+                return Err(usage(format!("no entry with digest {digest} has variant {v:?}: {}", listed.join("; "))));
+            }
+            picked
+        }
+    };
+    let keys: Vec<Option<Platform>> = chosen.iter().map(platform_key).collect();
+    if keys.iter().any(|k| *k != keys[0]) {
+        let listed: Vec<String> = chosen.iter().map(describe).collect();
+        let variants_differ =
+            keys.iter().any(|k| k.as_ref().map(|k| &k.variant) != keys[0].as_ref().map(|k| &k.variant));
+        let how = if variants_differ && variant.is_none() {
+            "pick one with --variant"
+        } else {
+            "they differ in more than their variant, so ocifit cannot tell which one to copy"
+        };
+        return Err(usage(format!("digest {digest} is listed for several platforms: {}; {how}", listed.join("; "))));
+    }
+    let source = chosen[0];
+    let Some(key) = keys[0].clone() else {
+        return Err(usage(format!("{} has no platform: CPU features need one", describe(&source))));
+    };
+    let names = canonical_features(table, &source, features)?;
+    let last_of_group = index.entries().filter(|e| platform_key(e).as_ref() == Some(&key)).map(|e| e.index).max();
+    let at = last_of_group.map_or(index.len(), |i| i + 1);
+    let mut entry = source.raw.clone();
+    if let Some(platform) = entry.get_mut("platform").and_then(Value::as_object_mut) {
+        platform.insert("features".into(), json!(names));
+    }
+    let summary = format!("added entry {at}: {digest} for {key} with features {}", names.join(", "));
+    manifests(document).insert(at, Value::Object(entry));
+    Ok(summary)
+}
+
+/// Set `platform.features` of entry `entry` to `features` (canonical names;
+/// an existing `features` key keeps its place, a new one goes last in
+/// `platform`), or remove the key when `features` is `None`.
+pub fn set_features<S: AsRef<str>>(
+    document: &mut Value,
+    table: FeatureTable,
+    entry: usize,
+    features: Option<&[S]>,
+) -> Result<String, EditError> {
+    let index = view(document)?;
+    let e = entry_at(&index, entry)?;
+    let what = describe(&e);
+    let names = match features {
+        Some(names) => Some(canonical_features(table, &e, names)?),
+        None if e.platform.is_none() => return Ok(format!("{what}: no platform, nothing to clear")),
+        None => None,
+    };
+    let platform = manifests(document)[entry]
+        .get_mut("platform")
+        .and_then(Value::as_object_mut)
+        .expect("checked: the entry has a platform object");
+    Ok(match names {
+        Some(names) => {
+            platform.insert("features".into(), json!(names));
+            format!("{what}: features set to {}", names.join(", "))
+        }
+        None => match platform.shift_remove("features") {
+            Some(_) => format!("{what}: features removed"),
+            None => format!("{what}: had no features"),
+        },
+    })
+}
+
+/// Remove entry `entry`; every other entry keeps its value and order.
+pub fn remove(document: &mut Value, entry: usize) -> Result<String, EditError> {
+    let index = view(document)?;
+    let what = describe(&entry_at(&index, entry)?);
+    let digest = index.entry(entry).map(|e| e.digest.to_string()).unwrap_or_default();
+    manifests(document).remove(entry);
+    Ok(format!("removed {what}: {digest}"))
+}
+
+/// lint's unsafe-order fix ([`crate::fix::fix_order`], docs/lint.md): in
+/// every platform group whose first entry (a legacy runtime's pick) needs
+/// CPU features while a fallback comes later, the entries that need none
+/// move before those that do, each side keeping its order, within the
+/// positions the group holds; nothing else moves. Refused when that would
+/// change what a features-aware runtime picks (a fallback with redundant
+/// features jumping over an entry listing as many).
+pub fn fix_order(document: &mut Value, table: FeatureTable) -> Result<Vec<String>, EditError> {
+    view(document)?;
+    let fixed = fix::fix_order(document.clone(), table);
+    if let Some(not) = fixed.fixes.iter().find(|f| !f.applied) {
+        return Err(refused(format!("refused: {}", not.description)));
+    }
+    *document = fixed.document;
+    let summary: Vec<String> = fixed.fixes.into_iter().map(|f| f.description).collect();
+    if summary.is_empty() {
+        return Ok(vec!["every fallback already comes first: nothing moved".into()]);
+    }
+    Ok(summary)
+}
+
+/// The output formatting rule of every command that writes an edited index
+/// (and of `ocifit lint --fix`): JSON indented with 2 spaces (serde_json's
+/// pretty printer) and one trailing newline. Commands write the input's own
+/// bytes instead when nothing changed.
+pub fn render(document: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(document).expect("a Value always serializes");
+    bytes.push(b'\n');
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(n: u8) -> String {
+        format!("sha256:{}", format!("{n:02x}").repeat(32))
+    }
+
+    fn doc() -> Value {
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1, "digest": d(1),
+             "platform": {"architecture": "amd64", "os": "linux"}, "annotations": {"z": "1", "a": "2"}, "x-k": 1},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 2, "digest": d(2),
+             "platform": {"architecture": "arm64", "os": "linux"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 3, "digest": d(3),
+             "platform": {"architecture": "amd64", "os": "linux", "features": ["avx2"]}},
+        ], "subject": {"x": 1}})
+    }
+
+    fn table() -> FeatureTable {
+        FeatureTable::builtin()
+    }
+
+    #[test]
+    fn add_copies_every_key_and_goes_after_the_group() {
+        let mut doc = doc();
+        let summary = add(&mut doc, table(), &d(1), &["SSE4.2", "sse4_2", "avx512f"], None).unwrap();
+        assert!(summary.contains("added entry 3"), "{summary}");
+        let m = doc["manifests"].as_array().unwrap();
+        assert_eq!(m.len(), 4);
+        let want = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1, "digest": d(1),
+             "platform": {"architecture": "amd64", "os": "linux", "features": ["sse4_2", "avx512f"]},
+             "annotations": {"z": "1", "a": "2"}, "x-k": 1});
+        assert_eq!(serde_json::to_string(&m[3]).unwrap(), serde_json::to_string(&want).unwrap());
+        // Existing features keep their place in `platform`.
+        let mut doc2 = doc.clone();
+        add(&mut doc2, table(), &d(3), &["avx512f"], None).unwrap();
+        assert_eq!(
+            doc2["manifests"][4]["platform"],
+            json!({"architecture": "amd64", "os": "linux", "features": ["avx512f"]})
+        );
+        assert_eq!(
+            serde_json::to_string(&doc2["manifests"][4]["platform"]).unwrap(),
+            r#"{"architecture":"amd64","os":"linux","features":["avx512f"]}"#
+        );
+    }
+
+    #[test]
+    fn add_errors_name_the_problem() {
+        let mut doc = doc();
+        let before = doc.clone();
+        let e = add(&mut doc, table(), &d(9), &["avx2"], None).unwrap_err();
+        assert_eq!((e.kind, e.message.clone()), (EditErrorKind::Usage, format!("no entry has digest {}", d(9))));
+        let e = add(&mut doc, table(), &d(1), &["sve"], None).unwrap_err();
+        assert!(e.message.contains("\"sve\"") && e.message.contains("arm64"), "{e}");
+        let e = add(&mut doc, table(), &d(1), &["avx2"], Some("v3")).unwrap_err();
+        assert!(e.message.contains("variant \"v3\""), "{e}");
+        let e = add(&mut doc, table(), &d(1), &[] as &[&str], None).unwrap_err();
+        assert!(e.message.contains("no feature names"), "{e}");
+        assert_eq!(doc, before);
+    }
+
+    #[test]
+    fn ambiguous_digest_needs_variant() {
+        let mut doc = doc();
+        doc["manifests"][2]["digest"] = json!(d(1));
+        doc["manifests"][2]["platform"] = json!({"architecture": "amd64", "os": "linux", "variant": "v3"});
+        let e = add(&mut doc.clone(), table(), &d(1), &["avx512f"], None).unwrap_err();
+        assert!(e.message.contains("several platforms") && e.message.contains("--variant"), "{e}");
+        assert!(e.message.contains("entry 0 (linux/amd64)") && e.message.contains("entry 2 (linux/amd64/v3"), "{e}");
+        let mut picked = doc.clone();
+        add(&mut picked, table(), &d(1), &["avx512f"], Some("v3")).unwrap();
+        assert_eq!(picked["manifests"][3]["platform"]["variant"], "v3");
+        // Same digest, same platform (a fallback and its feature entry): the first is copied.
+        let mut same = doc.clone();
+        same["manifests"][2]["platform"] = json!({"architecture": "x86_64", "os": "linux", "features": ["avx2"]});
+        add(&mut same, table(), &d(1), &["avx512f"], None).unwrap();
+        assert_eq!(same["manifests"][3]["annotations"], json!({"z": "1", "a": "2"}));
+        assert_eq!(same["manifests"][3]["platform"]["architecture"], "amd64");
+    }
+
+    #[test]
+    fn set_features_and_clear_keep_key_order() {
+        let mut doc = doc();
+        set_features(&mut doc, table(), 2, Some(&["avx512f", "AVX512BW"])).unwrap();
+        assert_eq!(
+            serde_json::to_string(&doc["manifests"][2]["platform"]).unwrap(),
+            r#"{"architecture":"amd64","os":"linux","features":["avx512f","avx512bw"]}"#
+        );
+        doc["manifests"][2]["platform"]["zz"] = json!(1);
+        set_features(&mut doc, table(), 2, None::<&[&str]>).unwrap();
+        assert_eq!(
+            serde_json::to_string(&doc["manifests"][2]["platform"]).unwrap(),
+            r#"{"architecture":"amd64","os":"linux","zz":1}"#
+        );
+        let e = set_features(&mut doc, table(), 3, Some(&["avx2"])).unwrap_err();
+        assert_eq!(e.message, "entry 3 is out of range: the index has 3 entries (0 to 2)");
+    }
+
+    #[test]
+    fn remove_and_range() {
+        let mut doc = doc();
+        let s = remove(&mut doc, 0).unwrap();
+        assert!(s.starts_with("removed entry 0 (linux/amd64)"), "{s}");
+        assert_eq!(doc["manifests"].as_array().unwrap().len(), 2);
+        assert_eq!(doc["subject"], json!({"x": 1}));
+        assert!(remove(&mut doc, 2).unwrap_err().message.contains("out of range"));
+    }
+
+    #[test]
+    fn apply_refuses_new_errors_and_passes_old_ones() {
+        let linter = Linter::new();
+        // Features on entry 0, the fallback before entry 2: a legacy runtime
+        // would now pick an entry that needs AVX-512 — refused.
+        let op = Op::SetFeatures { entry: 0, features: Some(vec!["avx512f".into()]) };
+        let mut with_second_fallback = doc();
+        with_second_fallback["manifests"][2]["platform"] = json!({"architecture": "amd64", "os": "linux"});
+        let e = apply(&linter, &with_second_fallback, &op).unwrap_err();
+        assert_eq!(e.kind, EditErrorKind::Refused);
+        assert!(e.message.contains("unsafe-order") && e.message.contains("fix-order"), "{e}");
+        // The same edit where it does no harm is made.
+        let edited =
+            apply(&linter, &doc(), &Op::SetFeatures { entry: 2, features: Some(vec!["avx512f".into()]) }).unwrap();
+        assert!(edited.changed && edited.new_warnings.is_empty());
+        // No change: reported as such.
+        let same = apply(&linter, &doc(), &Op::FixOrder).unwrap();
+        assert!(!same.changed);
+    }
+
+    #[test]
+    fn fix_order_is_lints_reorder() {
+        let mut doc = doc();
+        doc["manifests"].as_array_mut().unwrap().swap(0, 2);
+        let mut edited = doc.clone();
+        fix_order(&mut edited, table()).unwrap();
+        assert_eq!(edited, crate::fix(doc, table()).document);
+        assert_eq!(edited["manifests"][0]["digest"], json!(d(1)));
+    }
+}
