@@ -20,7 +20,9 @@ pub const DEFAULT_MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 pub struct Options {
     /// Manifests and layout blobs above this are refused while reading.
     pub max_manifest_bytes: usize,
-    /// Use `http://` for every registry, not only loopback ones.
+    /// Use `http://` for every registry. Without it, `https://`, except
+    /// that a loopback registry that does not speak TLS is reached over
+    /// `http://`.
     pub plain_http: bool,
     /// PEM files of extra CA certificates, trusted besides the built-in roots.
     pub ca_certs: Vec<PathBuf>,

@@ -211,7 +211,8 @@ pub fn basic_header(c: &Credentials) -> String {
 }
 
 static TOKENS: Mutex<Option<HashMap<(String, String), String>>> = Mutex::new(None);
-static CHALLENGES: Mutex<Option<HashMap<String, Challenge>>> = Mutex::new(None);
+/// Per registry: the base URL that answered (scheme found) and its challenge.
+static CHALLENGES: Mutex<Option<HashMap<String, (String, Challenge)>>> = Mutex::new(None);
 
 pub fn cached_token(registry: &str, scope: &str) -> Option<String> {
     TOKENS.lock().ok()?.as_ref()?.get(&(registry.to_string(), scope.to_string())).cloned()
@@ -231,13 +232,13 @@ pub fn forget_token(registry: &str, scope: &str) {
     }
 }
 
-pub fn cached_challenge(registry: &str) -> Option<Challenge> {
+pub fn cached_challenge(registry: &str) -> Option<(String, Challenge)> {
     CHALLENGES.lock().ok()?.as_ref()?.get(registry).cloned()
 }
 
-pub fn cache_challenge(registry: &str, challenge: &Challenge) {
+pub fn cache_challenge(registry: &str, base: &str, challenge: &Challenge) {
     if let Ok(mut guard) = CHALLENGES.lock() {
-        guard.get_or_insert_with(HashMap::new).insert(registry.into(), challenge.clone());
+        guard.get_or_insert_with(HashMap::new).insert(registry.into(), (base.into(), challenge.clone()));
     }
 }
 

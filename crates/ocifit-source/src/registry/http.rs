@@ -110,7 +110,7 @@ impl Http {
         for _ in 0..=MAX_REDIRECTS {
             // Credentials only ever go to the origin they were meant for.
             let auth = authorization.filter(|_| origin(&url).as_ref() == Some(&first_origin));
-            let reply = self.send_retrying(&method, &url, headers, auth, max)?;
+            let reply = self.send_retrying(&method, &url, headers, auth, max).map_err(Failure::into_message)?;
             if !matches!(reply.status, 301 | 302 | 303 | 307 | 308) {
                 return Ok(reply);
             }
@@ -129,6 +129,17 @@ impl Http {
         Err(format!("{url}: more than {MAX_REDIRECTS} redirects"))
     }
 
+    /// `GET url` once (with retries, no redirects), telling apart a server
+    /// that does not speak TLS at all: how a loopback registry's scheme is
+    /// found, as docker does for insecure registries.
+    pub fn probe(&self, url: &str) -> Result<Reply, Probe> {
+        match self.send_retrying(&Method::Get, url, &[], None, ERROR_BODY_LIMIT) {
+            Ok(r) => Ok(r),
+            Err(Failure::NotTls(_)) => Err(Probe::NotTls),
+            Err(f) => Err(Probe::Failed(f.into_message())),
+        }
+    }
+
     fn send_retrying(
         &self,
         method: &Method<'_>,
@@ -136,7 +147,7 @@ impl Http {
         headers: &[(&str, &str)],
         authorization: Option<&str>,
         max: usize,
-    ) -> Result<Reply, String> {
+    ) -> Result<Reply, Failure> {
         let mut wait = self.options.retry_backoff;
         let mut attempt = 0;
         loop {
@@ -158,8 +169,10 @@ impl Http {
                 }
                 _ => {
                     return outcome.map_err(|f| match f {
-                        Failure::Connect(m) if attempt > 0 => format!("{m} (after {} attempts)", attempt + 1),
-                        Failure::Connect(m) | Failure::Other(m) => m,
+                        Failure::Connect(m) if attempt > 0 => {
+                            Failure::Other(format!("{m} (after {} attempts)", attempt + 1))
+                        }
+                        f => f,
                     });
                 }
             }
@@ -237,6 +250,13 @@ impl Http {
                     self.options.read_timeout.as_secs_f32()
                 ));
             }
+            E::Io(io) if is_not_tls(io) => {
+                return Failure::NotTls(format!("{url}: the server does not speak TLS"));
+            }
+            E::Io(io) if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
+                let r = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+                r.map(tls_problem).unwrap_or_default()
+            }
             E::Io(io) => {
                 let m = describe_io(io, &self.options);
                 return match io.kind() {
@@ -250,7 +270,10 @@ impl Http {
             E::HostNotFound => "host not found".to_string(),
             E::ConnectionFailed => return Failure::Connect(format!("{url}: connection failed")),
             E::Tls(m) => format!("TLS: {m}"),
-            E::Rustls(r) => format!("TLS: {r}"),
+            E::Rustls(rustls::Error::InvalidMessage(_)) => {
+                return Failure::NotTls(format!("{url}: the server does not speak TLS"));
+            }
+            E::Rustls(r) => tls_problem(r),
             other => other.to_string(),
         };
         Failure::Other(format!("{url}: {what}"))
@@ -260,7 +283,37 @@ impl Http {
 enum Failure {
     /// Worth another try.
     Connect(String),
+    /// The peer answered a TLS handshake with something that is not TLS.
+    NotTls(String),
     Other(String),
+}
+
+impl Failure {
+    fn into_message(self) -> String {
+        match self {
+            Failure::Connect(m) | Failure::NotTls(m) | Failure::Other(m) => m,
+        }
+    }
+}
+
+pub enum Probe {
+    NotTls,
+    Failed(String),
+}
+
+fn tls_problem(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(_) => format!("TLS: {e} (--ca-cert FILE trusts another CA)"),
+        _ => format!("TLS: {e}"),
+    }
+}
+
+/// rustls reports a peer that answered the handshake with something other
+/// than TLS (a plain-HTTP server's `400 Bad Request`) as an invalid message.
+fn is_not_tls(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidMessage(_)))
 }
 
 fn describe_io(e: &std::io::Error, options: &Options) -> String {

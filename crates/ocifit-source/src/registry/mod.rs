@@ -5,7 +5,11 @@
 //! 1. `GET /v2/` — only the first time this process talks to the
 //!    registry — to learn whether and how it wants authentication (the
 //!    `WWW-Authenticate` challenge). This is what docker and skopeo do
-//!    too; it is what lets the manifest request be the only one.
+//!    too; it is what lets the manifest request be the only one. It also
+//!    settles the scheme: `https`, except with `--plain-http`, or for a
+//!    loopback registry whose answer to a TLS handshake is not TLS (then
+//!    plain `http`, as docker treats loopback registries; certificate
+//!    errors never fall back).
 //! 2. For a `Bearer` challenge, one token request to the realm (skipped
 //!    when this process already holds a token for the repository).
 //! 3. `GET /v2/<repo>/manifests/<tag|digest>` accepting the OCI index, OCI
@@ -127,8 +131,8 @@ struct ManifestReply {
 impl<'a> Client<'a> {
     fn new(reference: &'a Reference, options: &'a Options) -> Result<Client<'a>, String> {
         let loopback = reference.is_loopback();
-        let scheme = if options.plain_http || loopback { "http" } else { "https" };
         let http = Http::new(options, loopback)?;
+        let scheme = if options.plain_http { "http" } else { "https" };
         let mut client = Client {
             http,
             reference,
@@ -145,15 +149,29 @@ impl<'a> Client<'a> {
     /// Learn the challenge (cached per registry) and get what it asks for.
     fn authorize(&mut self) -> Result<(), String> {
         let registry = &self.reference.registry;
-        if let Some(token) = auth::cached_token(registry, &self.scope) {
-            self.authorization = Some(format!("Bearer {token}"));
-            return Ok(());
-        }
         let challenge = match auth::cached_challenge(registry) {
-            Some(c) => c,
+            Some((base, c)) => {
+                self.base = base;
+                c
+            }
             None => {
-                let url = format!("{}/v2/", self.base);
-                let reply = self.http.send(Method::Get, &url, &[], None, http::ERROR_BODY_LIMIT)?;
+                let mut url = format!("{}/v2/", self.base);
+                let reply = match self.http.probe(&url) {
+                    Ok(r) => r,
+                    // A loopback registry that does not speak TLS: plain
+                    // HTTP, as docker does. Certificate errors never fall back.
+                    Err(http::Probe::NotTls) if self.reference.is_loopback() => {
+                        self.base = format!("http://{}", self.reference.api_host());
+                        url = format!("{}/v2/", self.base);
+                        self.http.send(Method::Get, &url, &[], None, http::ERROR_BODY_LIMIT)?
+                    }
+                    Err(http::Probe::NotTls) => {
+                        return Err(format!(
+                            "{url}: the registry does not speak TLS (use --plain-http for a plain-HTTP registry)"
+                        ));
+                    }
+                    Err(http::Probe::Failed(m)) => return Err(m),
+                };
                 let c = match reply.status {
                     401 => auth::parse_challenge(reply.headers("www-authenticate")).ok_or_else(|| {
                         format!("{url} asks for authentication with a challenge ocifit does not support")
@@ -161,7 +179,7 @@ impl<'a> Client<'a> {
                     s if s >= 500 => return Err(format!("{url}: the registry answered HTTP {s}")),
                     _ => Challenge::None,
                 };
-                auth::cache_challenge(registry, &c);
+                auth::cache_challenge(registry, &self.base, &c);
                 c
             }
         };
@@ -190,6 +208,10 @@ impl<'a> Client<'a> {
                     }
                 }
                 self.credential_origin = Some(found.origin);
+            }
+            Challenge::Bearer { .. } if auth::cached_token(registry, &self.scope).is_some() => {
+                let token = auth::cached_token(registry, &self.scope).unwrap_or_default();
+                self.authorization = Some(format!("Bearer {token}"));
             }
             Challenge::Bearer { realm, service } => {
                 let found: Option<Found> = auth::find_credentials(self.reference, self.options)?;

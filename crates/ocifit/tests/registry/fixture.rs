@@ -68,14 +68,21 @@ pub type Headers = Vec<(String, String)>;
 impl Registry {
     /// Start a registry; `auth` is the YAML of its `auth:` section (indented by 2), if any.
     pub fn start(name: &str, auth: Option<&str>) -> Registry {
+        Registry::start_with(name, None, "", auth)
+    }
+
+    /// `storage`: another registry's data directory to serve (read-only
+    /// use); `http_extra`: more of the `http:` section (indented by 2).
+    pub fn start_with(name: &str, storage: Option<&Path>, http_extra: &str, auth: Option<&str>) -> Registry {
         require("docker-registry");
         let dir = temp_dir(name);
         let port = free_port();
+        let data = storage.map_or_else(|| dir.join("data"), Path::to_path_buf);
         let mut config = format!(
             "version: 0.1\nlog:\n  level: warn\n  formatter: text\n  accesslog:\n    disabled: false\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: ocifit-test-secret\n",
-            dir.join("data").display()
+             http:\n  addr: 127.0.0.1:{port}\n  secret: ocifit-test-secret\n{http_extra}",
+            data.display()
         );
         if let Some(a) = auth {
             config.push_str("auth:\n");
@@ -211,7 +218,9 @@ impl Registry {
         let config = serde_json::to_vec(&json!({
             "os": os, "architecture": arch,
             "rootfs": {"type": "layers", "diff_ids": [sha256(b"layer")]},
-            "config": {"Labels": {"build": label}}
+            // The repository in the content: no two tests share a blob
+            // (one of them tampers with its stored index).
+            "config": {"Labels": {"build": label, "repository": repo}}
         }))
         .unwrap();
         let config_digest = self.push_blob(repo, &config);
@@ -272,6 +281,55 @@ impl Registry {
         let hex = digest.strip_prefix("sha256:").unwrap();
         self.dir.join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
     }
+}
+
+/// A TLS registry serving the anonymous registry's storage, with a
+/// certificate for IP 127.0.0.1 from a test CA; returns it and the CA's PEM.
+pub fn tls() -> &'static (Registry, PathBuf) {
+    static R: OnceLock<(Registry, PathBuf)> = OnceLock::new();
+    R.get_or_init(|| {
+        require("openssl");
+        let plain = anonymous();
+        let dir = temp_dir("tls-ca");
+        let p = |name: &str| dir.join(name).display().to_string();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let mut ca = vec!["req", "-x509"];
+        ca.extend(ec);
+        let (ca_key, ca_pem) = (p("ca.key"), p("ca.pem"));
+        ca.extend(["-keyout", &ca_key, "-out", &ca_pem, "-days", "2", "-subj", "/CN=ocifit test CA"]);
+        run(&ca);
+        let (key, csr, pem, ext) = (p("leaf.key"), p("leaf.csr"), p("leaf.pem"), p("leaf.ext"));
+        let mut leaf = vec!["req"];
+        leaf.extend(ec);
+        leaf.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
+        run(&leaf);
+        std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+            .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ]);
+        let http_tls = format!("  tls:\n    certificate: {pem}\n    key: {key}\n");
+        let r = Registry::start_with("tls", Some(&plain.dir.join("data")), &http_tls, None);
+        (r, dir.join("ca.pem"))
+    })
 }
 
 /// The anonymous registry.

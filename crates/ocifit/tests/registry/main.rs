@@ -234,6 +234,23 @@ fn skopeo_pushes_a_layout_written_by_hand() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+// --- TLS ---------------------------------------------------------------------------
+
+#[test]
+fn tls_is_verified_and_ca_cert_adds_a_root() {
+    let (r, ca) = fixture::tls();
+    let (_, entries) = anonymous().push_index("over-tls", "v1");
+    let reference = format!("{}/over-tls:v1", r.host());
+    // Unknown issuer: an error, never a fallback to plain HTTP.
+    fails(&select(&reference, &[]), &["TLS", "certificate"]);
+    assert_eq!(r.settled_manifest_requests("over-tls", 0), 0);
+    let run = select(&reference, &["--ca-cert", ca.to_str().unwrap()]);
+    ok(&run);
+    assert_eq!(json(&run)["selected"]["digest"], entries[1].as_str());
+    assert_eq!(r.settled_manifest_requests("over-tls", 1), 1);
+    fails(&select(&reference, &["--ca-cert", "/nonexistent/ca.pem"]), &["--ca-cert", "/nonexistent/ca.pem"]);
+}
+
 // --- verification and failures --------------------------------------------------
 
 #[test]

@@ -46,6 +46,13 @@ impl Front {
                 }
                 let Ok(mut client) = stream else { continue };
                 let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
+                // A TLS handshake on this plain-HTTP port: answer 400 at
+                // once, as Go's and nginx's HTTP servers do.
+                let mut first = [0u8; 1];
+                if client.peek(&mut first).is_ok_and(|n| n == 1) && first[0] == 0x16 {
+                    let _ = client.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+                    continue;
+                }
                 let Some((line, headers, raw)) = read_head(&mut client) else { continue };
                 log.lock().unwrap().push((line.clone(), headers.clone()));
                 match rule(&line, &headers) {
