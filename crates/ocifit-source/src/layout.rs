@@ -22,6 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::digest::{Digest, shorten};
 
+pub mod write;
+
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// How deep nested indexes are followed before giving up.
@@ -48,38 +50,38 @@ pub fn read(dir: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutInde
         .get("manifests")
         .and_then(Value::as_array)
         .ok_or_else(|| "index.json: not an index: no \"manifests\" array".to_string())?;
-    let tags: Vec<&str> =
-        entries.iter().filter_map(|e| e.pointer("/annotations/org.opencontainers.image.ref.name")?.as_str()).collect();
-    let chosen = match tag {
+    match choose(entries, tag)? {
+        Some(i) => follow(dir, &entries[i], max_blob),
+        // index.json is itself the list of platforms.
+        None => Ok(LayoutIndex { bytes, digest: None, media_type: OCI_INDEX.into(), synthesized: false }),
+    }
+}
+
+/// Which entry of `index.json`'s `manifests` `oci:DIR[:TAG]` names: with
+/// TAG, the one whose `org.opencontainers.image.ref.name` is TAG; without,
+/// the only entry, or `None` when `index.json` names no tags and lists
+/// several entries (it is then the list of platforms itself).
+pub(crate) fn choose(entries: &[Value], tag: Option<&str>) -> Result<Option<usize>, String> {
+    fn ref_name(e: &Value) -> Option<&str> {
+        e.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str)
+    }
+    let tags: Vec<&str> = entries.iter().filter_map(ref_name).collect();
+    match tag {
         Some(tag) => {
-            let matching: Vec<&Value> = entries
-                .iter()
-                .filter(|e| {
-                    e.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) == Some(tag)
-                })
-                .collect();
+            let matching: Vec<usize> = (0..entries.len()).filter(|i| ref_name(&entries[*i]) == Some(tag)).collect();
             match matching.as_slice() {
-                [one] => *one,
-                [] => return Err(format!("no tag {:?} in the layout ({})", shorten(tag), list_tags(&tags))),
-                _ => return Err(format!("tag {:?} names {} entries of index.json", shorten(tag), matching.len())),
+                [one] => Ok(Some(*one)),
+                [] => Err(format!("no tag {:?} in the layout ({})", shorten(tag), list_tags(&tags))),
+                _ => Err(format!("tag {:?} names {} entries of index.json", shorten(tag), matching.len())),
             }
         }
-        None => match entries.as_slice() {
-            [] => return Err("the layout is empty (index.json lists no manifests)".into()),
-            [one] => one,
-            _ if tags.is_empty() => {
-                // index.json is itself the list of platforms.
-                return Ok(LayoutIndex { bytes, digest: None, media_type: OCI_INDEX.into(), synthesized: false });
-            }
-            _ => {
-                return Err(format!(
-                    "the layout holds several images; pick one with oci:DIR:TAG ({})",
-                    list_tags(&tags)
-                ));
-            }
+        None => match entries.len() {
+            0 => Err("the layout is empty (index.json lists no manifests)".into()),
+            1 => Ok(Some(0)),
+            _ if tags.is_empty() => Ok(None),
+            _ => Err(format!("the layout holds several images; pick one with oci:DIR:TAG ({})", list_tags(&tags))),
         },
-    };
-    follow(dir, chosen, max_blob)
+    }
 }
 
 fn list_tags(tags: &[&str]) -> String {
