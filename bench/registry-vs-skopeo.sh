@@ -95,5 +95,7 @@ echo "| command | manifest GETs per run | registry requests per run | wall ms pe
 echo "| --- | ---: | ---: | ---: |"
 measure "ocifit select --platform linux/amd64/v3" "$ocifit" select "docker://$ref" --platform linux/amd64/v3 --format json
 measure "ocifit resolve --platform linux/amd64/v3" "$ocifit" resolve "docker://$ref" --platform linux/amd64/v3
+measure "ocifit select --plain-http (no TLS probe)" "$ocifit" select "docker://$ref" --platform linux/amd64/v3 --format json --plain-http
+measure "ocifit select oci:LAYOUT (no network)" "$ocifit" select "oci:$layout:v1" --platform linux/amd64/v3 --format json
 measure "skopeo inspect --override-arch amd64" skopeo inspect --tls-verify=false --override-os linux --override-arch amd64 "docker://$ref"
 measure "skopeo inspect --raw" skopeo inspect --raw --tls-verify=false "docker://$ref"
