@@ -26,7 +26,16 @@ pub fn run(args: SelectArgs) -> Outcome {
             };
             output::print_json(&doc);
         }
-        Format::Text => output::print(&text(&source, &loaded.index, &target, &selection, args.legacy)),
+        Format::Text => {
+            let pinned = loaded.resolved.as_ref().and_then(|r| Some(format!("{}@{}", r.name, r.digest.as_ref()?)));
+            let mut out = text(&source, &loaded.index, &target, &selection, args.legacy);
+            if let Some(p) = pinned {
+                // Where a tag pointed when it was read: `index:` then this line.
+                let at = out.find('\n').map_or(0, |i| i + 1);
+                out.insert_str(at, &format!("pinned:   {p}\n"));
+            }
+            output::print(&out)
+        }
     }
     match selection.selected() {
         Some(_) => Ok(0),

@@ -234,6 +234,21 @@ fn skopeo_pushes_a_layout_written_by_hand() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[test]
+fn creds_stdin_cannot_share_stdin_with_the_source() {
+    let run = ocifit(&["select", "-", "--creds-stdin", "--platform", "linux/amd64"], &[], Some("{}"));
+    fails(&run, &["--creds-stdin", "standard input"]);
+}
+
+#[test]
+fn text_output_names_the_pinned_index() {
+    let r = anonymous();
+    let (index, _) = r.push_index("text-out", "v1");
+    let run = ocifit(&["select", &format!("{}/text-out:v1", r.host()), "--platform", "linux/arm64"], &[], None);
+    ok(&run);
+    assert!(run.stdout.contains(&format!("pinned:   {}/text-out@{index}\n", r.host())), "{}", run.stdout);
+}
+
 // --- TLS ---------------------------------------------------------------------------
 
 #[test]
