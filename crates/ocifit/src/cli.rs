@@ -42,6 +42,9 @@ pub enum Command {
     /// What this machine supports: platform, variant and CPU features, detected directly.
     #[command(after_help = HOST_HELP)]
     Host(HostArgs),
+    /// Edit an index without touching its images: add, set-features, remove, fix-order.
+    #[command(subcommand)]
+    Index(IndexCommand),
 }
 
 const SELECT_HELP: &str = "\
@@ -284,4 +287,137 @@ pub enum LintFormat {
     Json,
     /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
+}
+
+const INDEX_HELP: &str = "\
+Edits work on the JSON document: everything outside the edited entry (unknown keys,
+annotations, subject, artifactType, key order) stays as it was. Feature names may be
+aliases or any case (sse4.2, SSE42); the index gets the canonical names (sse4_2).
+An edit whose result would have a lint error the input does not have is refused
+(exit 1). Rules and formatting: docs/editing.md.
+
+Where the edited index goes:
+  (default)        stdout, as 2-space JSON with a final newline (the input's own
+                   bytes when nothing changed)
+  -o FILE          that file (it may be the input file)
+  --dry-run        a unified diff of the change on stdout; nothing is written
+  --in-place       for oci:DIR[:TAG]: the new index is stored as a blob and the tag's
+                   entry of index.json points at it (atomic rename; other tags kept);
+                   prints oci:DIR@DIGEST
+  --push REF       docker://REF: pushes only the index, after checking with HEAD that
+                   every manifest it lists is in REF's repository; prints REPO@DIGEST
+
+Examples:
+  ocifit index add index.json --digest sha256:… --features avx2,bmi2,fma
+  ocifit index set-features oci:./layout:v1 --entry 2 --features avx512f --in-place
+  ocifit index remove docker://registry.example.com/app:1.4 --entry 3 --push docker://registry.example.com/app:1.4-fixed
+  ocifit index fix-order index.json --dry-run";
+
+#[derive(Subcommand, Debug)]
+pub enum IndexCommand {
+    /// Add an entry: a copy of the entry with DIGEST (same image), with CPU features set,
+    /// placed after the last entry of its platform so the fallback stays first.
+    #[command(after_help = INDEX_HELP)]
+    Add(IndexAddArgs),
+    /// Set the CPU features of entry N (0-based), or --clear them.
+    #[command(after_help = INDEX_HELP)]
+    SetFeatures(IndexSetFeaturesArgs),
+    /// Remove entry N (0-based).
+    #[command(after_help = INDEX_HELP)]
+    Remove(IndexRemoveArgs),
+    /// Move every fallback before the entries of its platform that need CPU features
+    /// (lint's unsafe-order fix); nothing else moves.
+    #[command(after_help = INDEX_HELP)]
+    FixOrder(IndexFixOrderArgs),
+}
+
+impl IndexCommand {
+    pub fn source(&self) -> &str {
+        match self {
+            IndexCommand::Add(a) => &a.source,
+            IndexCommand::SetFeatures(a) => &a.source,
+            IndexCommand::Remove(a) => &a.source,
+            IndexCommand::FixOrder(a) => &a.source,
+        }
+    }
+}
+
+/// Where an edited index goes.
+#[derive(Args, Debug)]
+pub struct EditOutput {
+    /// Write the edited index to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Print a unified diff of the change instead of the index; write and push nothing.
+    #[arg(long, conflicts_with_all = ["output", "in_place", "push"])]
+    pub dry_run: bool,
+    /// For oci:DIR[:TAG]: store the new index in the layout and point index.json at it, atomically.
+    #[arg(long)]
+    pub in_place: bool,
+    /// Push the new index to docker://REF (a tag or digest); the images must already be in that repository.
+    #[arg(long, value_name = "docker://REF")]
+    pub push: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexAddArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The image (manifest digest) the new entry points at; an entry with it must exist.
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: String,
+    /// The CPU features the new entry requires (comma-separated; aliases allowed).
+    #[arg(long, value_name = "A,B", value_delimiter = ',', required = true)]
+    pub features: Vec<String>,
+    /// Copy the entry with DIGEST of this variant, when DIGEST is listed for several.
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
+    #[command(flatten)]
+    pub out: EditOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexSetFeaturesArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The entry's position in manifests (0-based).
+    #[arg(long, value_name = "N")]
+    pub entry: usize,
+    /// The CPU features the entry requires (comma-separated; aliases allowed).
+    #[arg(
+        long,
+        value_name = "A,B",
+        value_delimiter = ',',
+        required_unless_present = "clear",
+        conflicts_with = "clear"
+    )]
+    pub features: Vec<String>,
+    /// Remove platform.features: the entry becomes a fallback.
+    #[arg(long)]
+    pub clear: bool,
+    #[command(flatten)]
+    pub out: EditOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexRemoveArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The entry's position in manifests (0-based).
+    #[arg(long, value_name = "N")]
+    pub entry: usize,
+    #[command(flatten)]
+    pub out: EditOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexFixOrderArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    #[command(flatten)]
+    pub out: EditOutput,
 }

@@ -17,6 +17,7 @@ fn main() {
     let stdin_is_source = matches!(&cli.command,
         cli::Command::Select(cli::SelectArgs { source, .. }) | cli::Command::Resolve(cli::ResolveArgs { source, .. })
             if source == "-");
+    let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Index(c) if c.source() == "-");
     if let Err(Failure { code, message }) = sources::install(&cli.registry, stdin_is_source) {
         eprintln!("ocifit: {message}");
         std::process::exit(code);
@@ -28,6 +29,7 @@ fn main() {
         cli::Command::Explain(args) => cmd::explain::run(args),
         cli::Command::Lint(args) => cmd::lint::run(args),
         cli::Command::Host(args) => cmd::host::run(args),
+        cli::Command::Index(command) => cmd::index::run(command),
     };
     let code = match result {
         Ok(code) => code,

@@ -51,8 +51,15 @@ impl Reply {
 
 pub enum Method<'a> {
     Get,
+    /// Like `Get`, without the body.
+    Head,
     /// `application/x-www-form-urlencoded` body.
     PostForm(&'a str),
+    /// A body of this content type (a manifest push).
+    Put {
+        content_type: &'a str,
+        body: &'a [u8],
+    },
 }
 
 impl Http {
@@ -197,6 +204,26 @@ impl Http {
                     req = req.header("Authorization", a);
                 }
                 req.call()
+            }
+            Method::Head => {
+                let mut req = self.agent.head(url);
+                for (n, v) in headers {
+                    req = req.header(*n, *v);
+                }
+                if let Some(a) = authorization {
+                    req = req.header("Authorization", a);
+                }
+                req.call()
+            }
+            Method::Put { content_type, body } => {
+                let mut req = self.agent.put(url).header("Content-Type", *content_type);
+                for (n, v) in headers {
+                    req = req.header(*n, *v);
+                }
+                if let Some(a) = authorization {
+                    req = req.header("Authorization", a);
+                }
+                req.send(*body)
             }
             Method::PostForm(form) => {
                 let mut req = self.agent.post(url).header("Content-Type", "application/x-www-form-urlencoded");

@@ -24,10 +24,12 @@
 //! could never be a candidate.
 //!
 //! Transport rules (TLS, plain HTTP, redirects, retries, timeouts) are in
-//! [`http`]; credentials and tokens in [`auth`].
+//! [`http`]; credentials and tokens in [`auth`]; pushing an edited index
+//! (`ocifit index … --push`) in [`push`].
 
 pub mod auth;
 pub mod http;
+pub mod push;
 
 use ocifit_core::index::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use serde_json::Value;
@@ -130,6 +132,12 @@ struct ManifestReply {
 
 impl<'a> Client<'a> {
     fn new(reference: &'a Reference, options: &'a Options) -> Result<Client<'a>, String> {
+        Client::with_actions(reference, options, "pull")
+    }
+
+    /// A client whose token (for a `Bearer` registry) grants `actions`
+    /// (`pull`, or `pull,push`) on the reference's repository.
+    fn with_actions(reference: &'a Reference, options: &'a Options, actions: &str) -> Result<Client<'a>, String> {
         let loopback = reference.is_loopback();
         let http = Http::new(options, loopback)?;
         let scheme = if options.plain_http { "http" } else { "https" };
@@ -138,7 +146,7 @@ impl<'a> Client<'a> {
             reference,
             options,
             base: format!("{scheme}://{}", reference.api_host()),
-            scope: format!("repository:{}:pull", reference.repository),
+            scope: format!("repository:{}:{actions}", reference.repository),
             authorization: None,
             credential_origin: None,
         };

@@ -1,6 +1,7 @@
 pub mod explain;
 pub mod features;
 pub mod host;
+pub mod index;
 pub mod lint;
 pub mod resolve;
 pub mod select;

@@ -5,6 +5,7 @@
 //! succeeds as it should.
 
 mod fixture;
+mod index_edit;
 mod servers;
 mod token;
 

@@ -1,0 +1,351 @@
+//! `ocifit index` end to end on files, stdin and OCI layouts: where the
+//! result goes (stdout, -o, --dry-run, --in-place), exit codes (0 done, 1
+//! refused, 2 bad input), and layouts written in place keeping every other
+//! tag, with an interrupted write leaving the old layout valid.
+//! (Registries: tests/registry/index_edit.rs.)
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use ocifit_lint::Linter;
+use ocifit_source::{Digest, Source};
+use serde_json::{Value, json};
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn ocifit(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(bytes) = stdin {
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, Some(0), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+}
+
+/// Exit `code`, nothing on stdout, one `ocifit:` line on stderr naming every needle.
+fn fails(run: &Run, code: i32, needles: &[&str]) {
+    assert_eq!(run.code, Some(code), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    for n in needles {
+        assert!(run.stderr.contains(n), "{n:?} not in {}", run.stderr);
+    }
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ocifit-index-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn digest(n: u8) -> String {
+    format!("sha256:{}", format!("{n:02x}").repeat(32))
+}
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// An index in compact JSON with everything an edit must keep: unknown
+/// keys at every level, annotations in non-sorted order, subject,
+/// artifactType.
+fn index_text() -> String {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{INDEX}","artifactType":"application/x.example","manifests":[{{"mediaType":"{MANIFEST}","digest":"{}","size":501,"platform":{{"os":"linux","architecture":"amd64","x-p":1}},"annotations":{{"z":"last","a":"first"}},"x-entry":[1,2]}},{{"mediaType":"{MANIFEST}","digest":"{}","size":502,"platform":{{"os":"linux","architecture":"arm64"}}}}],"subject":{{"mediaType":"{MANIFEST}","digest":"{}","size":3}},"annotations":{{"org.example.z":"1","org.example.a":"2"}},"x-top":null}}"#,
+        digest(1),
+        digest(2),
+        digest(9)
+    )
+}
+
+fn text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap()
+}
+
+fn lint_errors(doc: &Value) -> usize {
+    Linter::new().lint(doc.clone()).iter().filter(|d| d.severity == ocifit_lint::Severity::Error).count()
+}
+
+#[test]
+fn add_prints_the_index_with_a_copy_and_keeps_everything_else() {
+    let dir = temp("add");
+    let path = dir.join("index.json");
+    std::fs::write(&path, index_text()).unwrap();
+    let run = ocifit(
+        &["index", "add", path.to_str().unwrap(), "--digest", &digest(1), "--features", "AVX2,bmi2,sse4.2,avx2"],
+        None,
+    );
+    ok(&run);
+    assert!(run.stdout.starts_with("{\n  \"schemaVersion\": 2,\n") && run.stdout.ends_with("}\n"), "{}", run.stdout);
+    assert!(run.stderr.contains("added entry 1"), "{}", run.stderr);
+    let out: Value = serde_json::from_str(&run.stdout).unwrap();
+    let input: Value = serde_json::from_str(&index_text()).unwrap();
+    // The new entry: a copy of entry 0 (keys in order) with canonical, de-duplicated features.
+    let mut want = input["manifests"][0].clone();
+    want["platform"]["features"] = json!(["avx2", "bmi2", "sse4_2"]);
+    assert_eq!(text(&out["manifests"][1]), text(&want));
+    // Everything else: the same values in the same order.
+    let mut back = out.clone();
+    back["manifests"].as_array_mut().unwrap().remove(1);
+    assert_eq!(text(&back), text(&input));
+    assert_eq!(lint_errors(&out), 0);
+}
+
+#[test]
+fn output_file_dry_run_and_stdin() {
+    let dir = temp("outputs");
+    let path = dir.join("index.json");
+    std::fs::write(&path, index_text()).unwrap();
+    let p = path.to_str().unwrap();
+    let out = dir.join("out.json");
+    let run =
+        ocifit(&["index", "set-features", p, "--entry", "1", "--features", "sve2", "-o", out.to_str().unwrap()], None);
+    ok(&run);
+    assert_eq!(run.stdout, "");
+    let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(written["manifests"][1]["platform"]["features"], json!(["sve2"]));
+
+    // --dry-run: a unified diff, and the input untouched.
+    let run = ocifit(&["index", "remove", p, "--entry", "1", "--dry-run"], None);
+    ok(&run);
+    assert!(run.stdout.starts_with(&format!("--- {p}\n+++ {p} (edited)\n@@ ")), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l == format!("-      \"digest\": \"{}\",", digest(2))), "{}", run.stdout);
+    assert!(!run.stdout.lines().any(|l| l.starts_with('+') && !l.starts_with("+++")), "{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), index_text());
+
+    // stdin, and -o onto the input file itself.
+    let run = ocifit(&["index", "remove", "-", "--entry", "0"], Some(index_text().as_bytes()));
+    ok(&run);
+    assert_eq!(serde_json::from_str::<Value>(&run.stdout).unwrap()["manifests"].as_array().unwrap().len(), 1);
+    ok(&ocifit(&["index", "remove", p, "--entry", "0", "-o", p], None));
+    let after: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(after["manifests"][0]["digest"], json!(digest(2)));
+}
+
+#[test]
+fn nothing_to_change_gives_back_the_input_bytes() {
+    let dir = temp("same");
+    let path = dir.join("index.json");
+    std::fs::write(&path, index_text()).unwrap();
+    let run = ocifit(&["index", "fix-order", path.to_str().unwrap()], None);
+    ok(&run);
+    assert_eq!(run.stdout, index_text());
+    assert!(run.stderr.contains("nothing moved"), "{}", run.stderr);
+    let run = ocifit(&["index", "fix-order", path.to_str().unwrap(), "--dry-run"], None);
+    ok(&run);
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn fix_order_moves_the_fallback_first_and_lints_clean() {
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"] = json!([
+        {"mediaType": MANIFEST, "digest": digest(3), "size": 3, "platform": {"os": "linux", "architecture": "amd64", "features": ["avx512f"]}},
+        {"mediaType": MANIFEST, "digest": digest(2), "size": 2, "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": MANIFEST, "digest": digest(1), "size": 1, "platform": {"os": "linux", "architecture": "amd64"}},
+    ]);
+    assert!(lint_errors(&doc) > 0);
+    let run = ocifit(&["index", "fix-order", "-"], Some(text(&doc).as_bytes()));
+    ok(&run);
+    let out: Value = serde_json::from_str(&run.stdout).unwrap();
+    let order: Vec<&str> = out["manifests"].as_array().unwrap().iter().map(|e| e["digest"].as_str().unwrap()).collect();
+    assert_eq!(order, [digest(1), digest(2), digest(3)]);
+    assert_eq!(lint_errors(&out), 0);
+}
+
+#[test]
+fn errors_name_the_problem_and_exit_2_or_1() {
+    let dir = temp("errors");
+    let path = dir.join("index.json");
+    std::fs::write(&path, index_text()).unwrap();
+    let p = path.to_str().unwrap();
+    let d1 = digest(1);
+    fails(&ocifit(&["index", "remove", p, "--entry", "7"], None), 2, &[p, "entry 7 is out of range", "2 entries"]);
+    fails(
+        &ocifit(&["index", "add", p, "--digest", &digest(7), "--features", "avx2"], None),
+        2,
+        &["no entry has digest"],
+    );
+    fails(&ocifit(&["index", "add", p, "--digest", &d1, "--features", "avx9000"], None), 2, &["\"avx9000\"", "amd64"]);
+    fails(&ocifit(&["index", "add", p, "--digest", &d1, "--features", "sve"], None), 2, &["\"sve\"", "arm64"]);
+    fails(&ocifit(&["index", "fix-order", p, "--in-place"], None), 2, &["--in-place", "not an OCI layout"]);
+    fails(&ocifit(&["index", "fix-order", p, "--push", "docker://127.0.0.1:1/x"], None), 2, &["tag or digest"]);
+    fails(&ocifit(&["index", "fix-order", &dir.join("missing.json").to_string_lossy()], None), 2, &["no such file"]);
+    // A usage error from clap is exit 2 as well.
+    assert_eq!(ocifit(&["index", "set-features", p, "--entry", "0"], None).code, Some(2));
+
+    // Ambiguous digest: listed for two platforms.
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"][1]["digest"] = json!(d1);
+    doc["manifests"][1]["platform"] = json!({"os": "linux", "architecture": "amd64", "variant": "v3"});
+    let amb = text(&doc);
+    fails(
+        &ocifit(&["index", "add", "-", "--digest", &d1, "--features", "avx512f"], Some(amb.as_bytes())),
+        2,
+        &["several platforms", "entry 0 (linux/amd64)", "entry 1 (linux/amd64/v3)", "--variant"],
+    );
+    let run = ocifit(
+        &["index", "add", "-", "--digest", &d1, "--features", "avx512f", "--variant", "v3"],
+        Some(amb.as_bytes()),
+    );
+    ok(&run);
+
+    // Refused (exit 1): features on the fallback that a later fallback backs up.
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"][1]["platform"] = json!({"os": "linux", "architecture": "amd64"});
+    let run =
+        ocifit(&["index", "set-features", "-", "--entry", "0", "--features", "avx2"], Some(text(&doc).as_bytes()));
+    fails(&run, 1, &["refused", "unsafe-order", "fix-order"]);
+}
+
+// --- OCI layouts ------------------------------------------------------------------
+
+struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    /// Tags `v1` (a platform index) and `other` (another index), plus an
+    /// untagged entry and unknown keys in index.json.
+    fn new(name: &str) -> Layout {
+        let dir = temp(name);
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let layout = Layout { dir };
+        let v1 = layout.blob(index_text().as_bytes());
+        let other = layout.blob(br#"{"schemaVersion":2,"manifests":[]}"#);
+        let index_json = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+            {"mediaType": INDEX, "digest": other.0, "size": other.1,
+             "annotations": {"org.opencontainers.image.ref.name": "other"}},
+            {"mediaType": INDEX, "digest": v1.0, "size": v1.1, "x-keep": true,
+             "annotations": {"org.opencontainers.image.ref.name": "v1", "org.example.note": "kept"}},
+            {"mediaType": INDEX, "digest": other.0, "size": other.1},
+        ], "annotations": {"org.example": "layout"}});
+        std::fs::write(layout.dir.join("index.json"), serde_json::to_vec_pretty(&index_json).unwrap()).unwrap();
+        layout
+    }
+
+    fn blob(&self, bytes: &[u8]) -> (String, usize) {
+        let d = Digest::sha256(bytes);
+        std::fs::write(self.dir.join("blobs/sha256").join(d.hex()), bytes).unwrap();
+        (d.to_string(), bytes.len())
+    }
+
+    fn arg(&self, tag: &str) -> String {
+        format!("oci:{}:{tag}", self.dir.display())
+    }
+
+    fn index_json(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.dir.join("index.json")).unwrap()).unwrap()
+    }
+
+    fn read(&self, tag: &str) -> Vec<u8> {
+        Source::parse(&self.arg(tag)).load().unwrap().bytes
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[test]
+fn in_place_points_the_tag_at_a_new_blob_and_keeps_other_tags() {
+    let layout = Layout::new("in-place");
+    let before = layout.index_json();
+    let other_before = layout.read("other");
+    let run =
+        ocifit(&["index", "add", &layout.arg("v1"), "--digest", &digest(2), "--features", "sve", "--in-place"], None);
+    ok(&run);
+    let new = layout.read("v1");
+    let d = Digest::sha256(&new);
+    assert_eq!(run.stdout, format!("oci:{}@{d}\n", layout.path().display()));
+    let doc: Value = serde_json::from_slice(&new).unwrap();
+    assert_eq!(doc["manifests"][2]["platform"]["features"], json!(["sve"]));
+    assert_eq!(new, {
+        let mut b = serde_json::to_vec_pretty(&doc).unwrap();
+        b.push(b'\n');
+        b
+    });
+    // index.json: only the v1 entry's digest and size changed.
+    let mut want = before.clone();
+    want["manifests"][1]["digest"] = json!(d.to_string());
+    want["manifests"][1]["size"] = json!(new.len());
+    assert_eq!(text(&layout.index_json()), text(&want));
+    assert_eq!(layout.read("other"), other_before);
+    // A second edit works from the new state.
+    ok(&ocifit(&["index", "remove", &layout.arg("v1"), "--entry", "2", "--in-place"], None));
+    assert_eq!(serde_json::from_slice::<Value>(&layout.read("v1")).unwrap()["manifests"].as_array().unwrap().len(), 2);
+    // Nothing to change: nothing written.
+    let snapshot = std::fs::read(layout.path().join("index.json")).unwrap();
+    let run = ocifit(&["index", "fix-order", &layout.arg("v1"), "--in-place"], None);
+    ok(&run);
+    assert!(run.stderr.contains("was not written"), "{}", run.stderr);
+    assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), snapshot);
+}
+
+/// The write is interrupted after the new blob is stored and before
+/// index.json is replaced: here the layout directory is made immutable
+/// (chattr +i, which stops root too), so the temporary index.json cannot be
+/// created. The layout must still be the old one, complete and valid. (The
+/// library test `layout::write::tests::a_failure_before_the_rename_leaves_the_old_layout`
+/// fails the same step from inside.)
+#[test]
+fn an_interrupted_in_place_write_leaves_the_old_layout_valid() {
+    let layout = Layout::new("interrupted");
+    let index_before = std::fs::read(layout.path().join("index.json")).unwrap();
+    let v1_before = layout.read("v1");
+    let immutable = Command::new("chattr").arg("+i").arg(layout.path()).status().is_ok_and(|s| s.success());
+    if !immutable {
+        eprintln!("skipped: chattr +i is not available here (the library test covers the same failure)");
+        return;
+    }
+    let run =
+        ocifit(&["index", "add", &layout.arg("v1"), "--digest", &digest(1), "--features", "avx2", "--in-place"], None);
+    let _ = Command::new("chattr").arg("-i").arg(layout.path()).status();
+    fails(&run, 2, &["--in-place", "index.json: cannot write"]);
+    assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), index_before);
+    assert_eq!(layout.read("v1"), v1_before);
+    assert_eq!(ocifit(&["lint", &layout.arg("v1")], None).code, Some(0));
+    let leftovers: Vec<String> = std::fs::read_dir(layout.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn in_place_on_an_untagged_layout_rewrites_index_json() {
+    // index.json is itself the list of platforms (several entries, no tags).
+    let dir = temp("top-level");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(dir.join("index.json"), index_text()).unwrap();
+    let arg = format!("oci:{}", dir.display());
+    let run = ocifit(&["index", "set-features", &arg, "--entry", "0", "--features", "avx2", "--in-place"], None);
+    ok(&run);
+    assert_eq!(run.stdout, "");
+    let doc: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        doc["manifests"][0]["platform"],
+        json!({"os": "linux", "architecture": "amd64", "x-p": 1, "features": ["avx2"]})
+    );
+}
