@@ -74,8 +74,13 @@ impl Registry {
     /// `storage`: another registry's data directory to serve (read-only
     /// use); `http_extra`: more of the `http:` section (indented by 2).
     pub fn start_with(name: &str, storage: Option<&Path>, http_extra: &str, auth: Option<&str>) -> Registry {
+        Registry::start_in(temp_dir(name), storage, http_extra, auth)
+    }
+
+    /// Start in `dir`, which may already hold files the config refers to
+    /// (htpasswd, keys, certificates): all of it is removed at exit.
+    pub fn start_in(dir: PathBuf, storage: Option<&Path>, http_extra: &str, auth: Option<&str>) -> Registry {
         require("docker-registry");
-        let dir = temp_dir(name);
         let port = free_port();
         let data = storage.map_or_else(|| dir.join("data"), Path::to_path_buf);
         let mut config = format!(
@@ -290,7 +295,7 @@ pub fn tls() -> &'static (Registry, PathBuf) {
     R.get_or_init(|| {
         require("openssl");
         let plain = anonymous();
-        let dir = temp_dir("tls-ca");
+        let dir = temp_dir("tls");
         let p = |name: &str| dir.join(name).display().to_string();
         let run = |args: &[&str]| {
             let out = Command::new("openssl").args(args).output().expect("openssl");
@@ -327,8 +332,9 @@ pub fn tls() -> &'static (Registry, PathBuf) {
             &ext,
         ]);
         let http_tls = format!("  tls:\n    certificate: {pem}\n    key: {key}\n");
-        let r = Registry::start_with("tls", Some(&plain.dir.join("data")), &http_tls, None);
-        (r, dir.join("ca.pem"))
+        let ca = dir.join("ca.pem");
+        let r = Registry::start_in(dir, Some(&plain.dir.join("data")), &http_tls, None);
+        (r, ca)
     })
 }
 
@@ -347,15 +353,13 @@ pub fn basic() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
         require("htpasswd");
-        let dir = temp_dir("basic-auth");
+        let dir = temp_dir("basic");
         let out = Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]).output().expect("htpasswd");
         assert!(out.status.success());
         let htpasswd = dir.join("htpasswd");
         std::fs::write(&htpasswd, &out.stdout).unwrap();
-        let r = Registry::start(
-            "basic",
-            Some(&format!("  htpasswd:\n    realm: ocifit-basic\n    path: {}\n", htpasswd.display())),
-        );
+        let auth = format!("  htpasswd:\n    realm: ocifit-basic\n    path: {}\n", htpasswd.display());
+        let r = Registry::start_in(dir, None, "", Some(&auth));
         r.set_push_auth(|_| basic_header(USER, PASSWORD));
         r
     })
@@ -365,7 +369,8 @@ pub fn basic() -> &'static Registry {
 pub fn bearer() -> &'static (Registry, crate::token::TokenServer) {
     static R: OnceLock<(Registry, crate::token::TokenServer)> = OnceLock::new();
     R.get_or_init(|| {
-        let server = crate::token::TokenServer::start();
+        let dir = temp_dir("bearer");
+        let server = crate::token::TokenServer::start(&dir);
         let auth = format!(
             "  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
             server.realm(),
@@ -373,7 +378,7 @@ pub fn bearer() -> &'static (Registry, crate::token::TokenServer) {
             crate::token::ISSUER,
             server.cert_path().display()
         );
-        let r = Registry::start("bearer", Some(&auth));
+        let r = Registry::start_in(dir, None, "", Some(&auth));
         let signer = server.signer();
         r.set_push_auth(move |repo| format!("Bearer {}", signer.token(repo, &["pull", "push"])));
         (r, server)

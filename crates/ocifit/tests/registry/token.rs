@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use sha2::Digest as _;
 
-use crate::fixture::{PASSWORD, USER, basic_header, read_head, temp_dir};
+use crate::fixture::{PASSWORD, USER, basic_header, read_head};
 
 pub const SERVICE: &str = "ocifit-test-registry";
 pub const ISSUER: &str = "ocifit-test-issuer";
@@ -41,9 +41,11 @@ fn openssl(args: &[&str]) {
 }
 
 impl TokenServer {
-    pub fn start() -> TokenServer {
+    /// Keys and certificate go to `dir` (the bearer registry's directory,
+    /// removed with it).
+    pub fn start(dir: &std::path::Path) -> TokenServer {
         crate::fixture::require("openssl");
-        let dir = temp_dir("token");
+        let dir = dir.to_path_buf();
         let key = dir.join("key.pem");
         let cert = dir.join("cert.pem");
         let spki = dir.join("pub.der");
