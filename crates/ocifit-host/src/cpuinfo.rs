@@ -95,8 +95,8 @@ pub fn parse(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
         info.model = value(&block, "model name").or_else(|| value(&block, "Processor")).map(str::to_string);
         if family == Family::Arm64 {
             info.variant = hwcap::arm64_variant(&info.features).into();
-        } else if let Some(v) = arm32_variant(&block) {
-            info.variant = v;
+        } else {
+            info.variant = arm32_variant(&block).unwrap_or_else(|| hwcap::arm_level(&info.features).into());
         }
         return Ok(info);
     }

@@ -87,7 +87,9 @@ impl CpuidDump {
                         dump.leaves.push(((n[0], n[1]), [n[2], n[3], n[4], n[5]]));
                     }
                     _ => {
-                        return Err(err("expected 6 comma-separated numbers: input_eax, input_ecx, eax, ebx, ecx, edx"));
+                        return Err(err(
+                            "expected 6 comma-separated numbers: input_eax, input_ecx, eax, ebx, ecx, edx",
+                        ));
                     }
                 }
                 continue;

@@ -94,3 +94,22 @@ pub fn arm_variant(platform: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// The arm (32-bit) variant the features prove, for when the kernel's
+/// platform string is missing or unknown: the highest table level (`v5`..`v8`)
+/// whose features and those of every lower level are present, `v5` at least
+/// (an empty arm variant would normalize to containerd's default, `v7`,
+/// which nothing proved).
+pub fn arm_level(features: &FeatureSet) -> &'static str {
+    let table = FeatureTable::builtin();
+    let mut best = "v5";
+    for level in table.levels("arm") {
+        if !level.features.is_empty() && guaranteed_features(table, "arm", level.variant).is_subset(features) {
+            let n = |v: &str| v.trim_start_matches('v').parse::<u32>().unwrap_or(0);
+            if n(level.variant) > n(best) {
+                best = level.variant;
+            }
+        }
+    }
+    best
+}

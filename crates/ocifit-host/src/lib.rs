@@ -41,6 +41,7 @@ use ocifit_core::{Family, FeatureId, FeatureSet, FeatureTable, Platform, Target}
 
 pub use cpuinfo::CpuinfoError;
 pub use dump::{CpuidDump, DumpError};
+use x86::CpuidSource as _;
 
 /// Where a profile came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,14 +102,21 @@ pub fn build_architecture() -> &'static str {
     }
 }
 
-/// Detect this machine.
+/// Detect this machine: the target, the features the OS disabled, and the
+/// vendor (but not the model name: see [`detect_identified`]).
 pub fn detect() -> Result<HostProfile, HostError> {
-    detect_impl()
+    detect_impl(false)
+}
+
+/// [`detect`], plus the CPU's model name where reading it costs extra
+/// (x86: the CPUID brand-string leaves).
+pub fn detect_identified() -> Result<HostProfile, HostError> {
+    detect_impl(true)
 }
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-fn detect_impl() -> Result<HostProfile, HostError> {
-    let d = x86::detect(&mut raw::LiveCpuid, x86::OsGates::live(), build_architecture());
+fn detect_impl(identity: bool) -> Result<HostProfile, HostError> {
+    let d = x86::detect(&mut raw::LiveCpuid, identity, x86::OsGates::live, build_architecture());
     Ok(x86_profile(d, std::env::consts::OS, build_architecture(), Source::Live, Vec::new()))
 }
 
@@ -122,7 +130,7 @@ fn detect_impl() -> Result<HostProfile, HostError> {
         target_arch = "riscv64"
     )
 ))]
-fn detect_impl() -> Result<HostProfile, HostError> {
+fn detect_impl(_identity: bool) -> Result<HostProfile, HostError> {
     let caps = raw::read_hwcaps(&hwcap::hwprobe_keys());
     Ok(from_hwcaps(&caps, build_architecture()))
 }
@@ -141,7 +149,7 @@ fn detect_impl() -> Result<HostProfile, HostError> {
         )
     )
 )))]
-fn detect_impl() -> Result<HostProfile, HostError> {
+fn detect_impl(_identity: bool) -> Result<HostProfile, HostError> {
     Err(HostError::Unsupported(format!(
         "{}/{} (ocifit reads CPUID on x86 and the Linux auxiliary vector elsewhere); \
          give the target with --platform and --features",
@@ -157,7 +165,11 @@ pub fn from_hwcaps(caps: &hwcap::Hwcaps, architecture: &str) -> HostProfile {
     let features = family.map(|f| hwcap::features(caps, f, architecture)).unwrap_or_default();
     let variant = match architecture {
         "arm64" => hwcap::arm64_variant(&features).to_string(),
-        "arm" => caps.platform.as_deref().and_then(hwcap::arm_variant).unwrap_or_default(),
+        "arm" => caps
+            .platform
+            .as_deref()
+            .and_then(hwcap::arm_variant)
+            .unwrap_or_else(|| hwcap::arm_level(&features).to_string()),
         _ => String::new(),
     };
     let mut notes = Vec::new();
@@ -202,11 +214,12 @@ pub fn from_cpuid_dump(text: &str) -> Result<HostProfile, HostError> {
     let os = dump.os.clone().unwrap_or_else(|| if dump.csv { "windows".into() } else { std::env::consts::OS.into() });
     let forced_arch = dump.arch.clone();
     let snapshot_arch = forced_arch.clone().unwrap_or_else(|| {
-        let mut probe = dump.clone();
-        if x86::Snapshot::read(&mut probe).long_mode() { "amd64".into() } else { "386".into() }
+        let max_ext = dump.cpuid(0x8000_0000, 0)[0];
+        let lm = (0x8000_0001..=0x8000_ffff).contains(&max_ext) && dump.cpuid(0x8000_0001, 0)[3] & (1 << 29) != 0;
+        if lm { "amd64".into() } else { "386".into() }
     });
     let gates = dump.gates;
-    let d = x86::detect(&mut dump, gates, &snapshot_arch);
+    let d = x86::detect(&mut dump, true, |_| gates, &snapshot_arch);
     Ok(x86_profile(d, &os, &snapshot_arch, Source::CpuidDump, notes))
 }
 
@@ -218,8 +231,8 @@ pub fn dump_cpuid() -> Result<String, HostError> {
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 fn dump_impl() -> Result<String, HostError> {
-    let s = x86::Snapshot::read(&mut raw::LiveCpuid);
-    Ok(CpuidDump::from_snapshot(&s, x86::OsGates::live(), build_architecture(), std::env::consts::OS).to_text())
+    let s = x86::Snapshot::read(&mut raw::LiveCpuid, true);
+    Ok(CpuidDump::from_snapshot(&s, x86::OsGates::live(&s), build_architecture(), std::env::consts::OS).to_text())
 }
 
 #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]

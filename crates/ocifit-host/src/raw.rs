@@ -49,6 +49,25 @@ unsafe fn xgetbv0() -> u64 {
     unsafe { _xgetbv(0) }
 }
 
+/// Whether the Linux kernel supports CET user shadow stacks: it knows
+/// `arch_prctl(ARCH_SHSTK_STATUS)` (kernels without user shadow-stack
+/// support answer EINVAL). Only asked when the CPU has CET_SS.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub fn kernel_has_user_shstk() -> bool {
+    const ARCH_SHSTK_STATUS: libc::c_long = 0x5005;
+    let mut features: u64 = 0;
+    // SAFETY: arch_prctl(ARCH_SHSTK_STATUS, addr) only writes one unsigned
+    // long (the thread's enabled shadow-stack features) to `addr`, which
+    // points to a live, writable u64; it changes no process state.
+    let rc = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_SHSTK_STATUS, &mut features as *mut u64) };
+    rc == 0
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+pub fn kernel_has_user_shstk() -> bool {
+    false
+}
+
 /// What Linux tells a process about its CPU in the auxiliary vector (and,
 /// on riscv64, through `riscv_hwprobe`).
 /// (Compiled on x86 Linux too, where only a test uses it.)

@@ -45,16 +45,51 @@ pub struct Snapshot {
     leaves: Vec<((u32, u32), [u32; 4])>,
 }
 
+/// One `Detection::Cpuid` row of the table, resolved once.
+struct CpuidRow {
+    id: FeatureId,
+    name: &'static str,
+    leaf: u32,
+    subleaf: u32,
+    reg: Reg,
+    bit: u8,
+    xcr0: u64,
+    amd64: bool,
+    i386: bool,
+}
+
+/// The table's CPUID rows, in table order.
+fn rows() -> &'static [CpuidRow] {
+    static ROWS: OnceLock<Vec<CpuidRow>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        FeatureTable::builtin()
+            .family(Family::X86)
+            .filter_map(|f| match f.detection {
+                Detection::Cpuid { leaf, subleaf, reg, bit, xcr0 } => Some(CpuidRow {
+                    id: f.id(),
+                    name: f.name,
+                    leaf,
+                    subleaf,
+                    reg,
+                    bit,
+                    xcr0,
+                    amd64: f.valid_for("amd64"),
+                    i386: f.valid_for("386"),
+                }),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
 /// The (leaf, subleaf) pairs the feature table refers to, table order, no duplicates.
 fn table_leaves() -> &'static [(u32, u32)] {
     static LEAVES: OnceLock<Vec<(u32, u32)>> = OnceLock::new();
     LEAVES.get_or_init(|| {
         let mut out: Vec<(u32, u32)> = Vec::new();
-        for f in FeatureTable::builtin().family(Family::X86) {
-            if let Detection::Cpuid { leaf, subleaf, .. } = f.detection
-                && !out.contains(&(leaf, subleaf))
-            {
-                out.push((leaf, subleaf));
+        for r in rows() {
+            if !out.contains(&(r.leaf, r.subleaf)) {
+                out.push((r.leaf, r.subleaf));
             }
         }
         out
@@ -72,8 +107,10 @@ fn regs_text(words: &[u32]) -> String {
 
 impl Snapshot {
     /// Read every leaf detection needs, with the maximum-leaf checks, and
-    /// XCR0 only after OSXSAVE.
-    pub fn read(src: &mut impl CpuidSource) -> Snapshot {
+    /// XCR0 only after OSXSAVE. With `identity`, also the brand string
+    /// (three more CPUID instructions: in a virtual machine every CPUID is a
+    /// VM exit, so they are only read when wanted).
+    pub fn read(src: &mut impl CpuidSource, identity: bool) -> Snapshot {
         let mut s = Snapshot {
             vendor: String::new(),
             brand: None,
@@ -105,7 +142,7 @@ impl Snapshot {
                 s.query(src, leaf, subleaf);
             }
         }
-        if s.max_extended >= 0x8000_0004 {
+        if identity && s.max_extended >= 0x8000_0004 {
             let mut words = Vec::with_capacity(12);
             for leaf in 0x8000_0002..=0x8000_0004 {
                 words.extend(s.query(src, leaf, 0));
@@ -182,23 +219,26 @@ pub const OS_GATED: &[&str] = &["user_shstk", "sgx"];
 /// What the OS says about the [`OS_GATED`] features.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OsGates {
-    /// Linux: the kernel supports user shadow stacks (it prints
-    /// `x86_Thread_features` in `/proc/self/status`).
+    /// Linux: the kernel supports user shadow stacks (`arch_prctl(ARCH_SHSTK_STATUS)`
+    /// is known to it).
     pub user_shstk: bool,
     /// Linux: the SGX driver is present (`/dev/sgx_enclave`).
     pub sgx: bool,
 }
 
 impl OsGates {
-    /// Read from this OS (Linux; every gate is closed elsewhere).
-    pub fn live() -> OsGates {
+    /// Ask this OS, only about features the CPU has (every gate is closed
+    /// outside Linux).
+    pub fn live(s: &Snapshot) -> OsGates {
         if !cfg!(target_os = "linux") {
             return OsGates::default();
         }
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let leaf7 = s.get(7, 0).unwrap_or_default();
+        let cpu_shstk = leaf7[2] & (1 << 7) != 0;
+        let cpu_sgx = leaf7[1] & (1 << 2) != 0;
         OsGates {
-            user_shstk: status.lines().any(|l| l.starts_with("x86_Thread_features:")),
-            sgx: std::path::Path::new("/dev/sgx_enclave").exists(),
+            user_shstk: cpu_shstk && crate::raw::kernel_has_user_shstk(),
+            sgx: cpu_sgx && std::path::Path::new("/dev/sgx_enclave").exists(),
         }
     }
 
@@ -223,23 +263,28 @@ pub struct X86Detection {
     pub go_level: u8,
 }
 
-/// Detect from `src` for `architecture` (`amd64` or `386`).
-pub fn detect(src: &mut impl CpuidSource, gates: OsGates, architecture: &str) -> X86Detection {
-    let snapshot = Snapshot::read(src);
-    let table = FeatureTable::builtin();
+/// Detect from `src` for `architecture` (`amd64` or `386`); `gates` answers
+/// for the [`OS_GATED`] features once the CPUID values are known.
+pub fn detect(
+    src: &mut impl CpuidSource,
+    identity: bool,
+    gates: impl FnOnce(&Snapshot) -> OsGates,
+    architecture: &str,
+) -> X86Detection {
+    let snapshot = Snapshot::read(src, identity);
+    let gates = gates(&snapshot);
     let mut features = FeatureSet::new();
     let mut disabled_by_os = Vec::new();
-    for f in table.family(Family::X86) {
-        let Detection::Cpuid { leaf, subleaf, reg, bit, xcr0 } = f.detection else { continue };
-        if !f.valid_for(architecture) || snapshot.reg(leaf, subleaf, reg) & (1 << bit) == 0 {
+    for r in rows() {
+        let valid = if architecture == "386" { r.i386 } else { r.amd64 };
+        if !valid || snapshot.reg(r.leaf, r.subleaf, r.reg) & (1 << r.bit) == 0 {
             continue;
         }
-        let state_enabled = xcr0 == 0 || (snapshot.osxsave && snapshot.xcr0 & xcr0 == xcr0);
-        let os_enabled = state_enabled && gates.open(f.name);
-        if os_enabled {
-            features.insert(f.id());
+        let state_enabled = r.xcr0 == 0 || (snapshot.osxsave && snapshot.xcr0 & r.xcr0 == r.xcr0);
+        if state_enabled && gates.open(r.name) {
+            features.insert(r.id);
         } else {
-            disabled_by_os.push(f.id());
+            disabled_by_os.push(r.id);
         }
     }
     let go_level = go_amd64_level(&snapshot);

@@ -162,7 +162,7 @@ fn hand_written_dumps() {
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[test]
 fn live_dump_replays_to_the_live_answer() {
-    let live = ocifit_host::detect().unwrap();
+    let live = ocifit_host::detect_identified().unwrap();
     let replay = ocifit_host::from_cpuid_dump(&ocifit_host::dump_cpuid().unwrap()).unwrap();
     assert_eq!(replay.target, live.target);
     assert_eq!(replay.disabled_by_os, live.disabled_by_os);

@@ -20,6 +20,8 @@ pub fn run(args: HostArgs) -> Outcome {
     } else if let Some(path) = &args.cpuid {
         let text = read_input(path)?;
         ocifit_host::from_cpuid_dump(&text).map_err(|e| Failure::bad(format!("{path}: {e}")))?
+    } else if args.format == HostFormat::Text {
+        ocifit_host::detect_identified().map_err(|e| Failure::bad(format!("this host: {e}")))?
     } else {
         ocifit_host::detect().map_err(|e| Failure::bad(format!("this host: {e}")))?
     };
