@@ -85,11 +85,20 @@ impl Linter {
 
     /// Every diagnostic for `document`, sorted by pointer.
     pub fn lint(&self, document: Value) -> Vec<Diagnostic> {
+        self.lint_keeping(document).0
+    }
+
+    /// [`Linter::lint`], handing the document back when the typed view
+    /// accepted it (a caller about to exit can skip freeing a large tree).
+    pub fn lint_keeping(&self, document: Value) -> (Vec<Diagnostic>, Option<Value>) {
         let mut out = Vec::new();
         self.schema.check(&document, &mut out);
         checks::check(&document, &mut out);
-        match Index::from_value(document) {
-            Ok(index) => rules::check(&index, self.table, &mut out),
+        let kept = match Index::from_value(document) {
+            Ok(index) => {
+                rules::check(&index, self.table, &mut out);
+                Some(index.into_document())
+            }
             Err(e) => {
                 // The schema or the raw checks usually said it already, and better.
                 if !out.iter().any(|d| d.pointer == e.pointer && d.severity == Severity::Error) {
@@ -101,10 +110,11 @@ impl Linter {
                          were not checked",
                     ));
                 }
+                None
             }
-        }
+        };
         diagnostic::sort(&mut out);
-        out
+        (out, kept)
     }
 
     /// Parse bytes and lint them. `Err` only when they are not JSON at all

@@ -55,6 +55,9 @@ impl<'a> SourceMap<'a> {
     /// Where each pointer's value starts (or its deepest existing parent's);
     /// `None` only when the text is not JSON.
     pub fn locate_all(&self, pointers: &[&str]) -> Vec<Option<Position>> {
+        if pointers.is_empty() {
+            return Vec::new();
+        }
         let mut targets: HashSet<&str> = HashSet::new();
         let mut prefixes: HashSet<&str> = HashSet::new();
         for p in pointers {

@@ -26,7 +26,8 @@ pub struct Report<'a> {
 
 impl<'a> Report<'a> {
     pub fn new(name: impl Into<String>, uri: Option<String>, bytes: &'a [u8], diagnostics: Vec<Diagnostic>) -> Self {
-        let map = SourceMap::new(bytes);
+        // Nothing to place: do not index a large clean file.
+        let map = SourceMap::new(if diagnostics.is_empty() { &[] } else { bytes });
         let pointers: Vec<&str> = diagnostics.iter().map(|d| d.pointer.as_str()).collect();
         let positions = map.locate_all(&pointers);
         Report { name: name.into(), uri, diagnostics, positions, map }

@@ -14,6 +14,7 @@
 //! run), so a feature guaranteed by the entry's variant is not a requirement.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use ocifit_core::docs::suggest;
 use ocifit_core::index::Entry;
@@ -25,17 +26,18 @@ use serde_json::{Value, json};
 
 use crate::diagnostic::{Code, Diagnostic};
 
-/// Above this many distinct feature sets in one platform group, the
-/// unreachable-entry rule only looks for entries with identical sets (the
-/// subset comparison is quadratic).
-pub const MAX_SUBSET_COMPARISONS: usize = 4096;
+/// Above this many subset comparisons in one platform group (distinct
+/// feature sets × those with redundant features), the unreachable-entry rule
+/// only looks for entries with identical sets.
+pub const MAX_SUBSET_COMPARISONS: usize = 1 << 24;
 
 /// What the rules need to know about one entry with a platform.
 #[derive(Debug, Clone)]
 pub(crate) struct Analysed {
     pub index: usize,
-    /// The platform key (normalized).
-    pub key: Platform,
+    /// The platform key (normalized), shared by every entry of the group:
+    /// equal keys are the same allocation.
+    pub key: Rc<Platform>,
     /// Distinct canonical features listed.
     pub known: FeatureSet,
     /// Whether any listed name is unknown or empty: then no target selects it.
@@ -67,29 +69,85 @@ pub(crate) fn platform_key(entry: &Entry<'_>) -> Option<Platform> {
     )
 }
 
+/// What one architecture/variant spelling means, computed once per spelling.
+pub(crate) struct ArchInfo {
+    /// Normalized architecture.
+    pub arch: String,
+    /// `amd64/v3`, for messages.
+    pub shown: String,
+    pub family: Option<Family>,
+    pub guaranteed: FeatureSet,
+}
+
+/// [`ArchInfo`] by the (architecture, variant) strings as written.
+pub(crate) struct ArchCache<'a> {
+    table: FeatureTable,
+    seen: HashMap<(&'a str, &'a str), ArchInfo>,
+}
+
+impl<'a> ArchCache<'a> {
+    pub fn new(table: FeatureTable) -> Self {
+        ArchCache { table, seen: HashMap::new() }
+    }
+
+    pub fn get(&mut self, architecture: &'a str, variant: &'a str) -> &ArchInfo {
+        let table = self.table;
+        self.seen.entry((architecture, variant)).or_insert_with(|| {
+            let (arch, variant) = normalize_arch(architecture, variant);
+            let guaranteed = guaranteed_features(table, &arch, &variant);
+            let shown = if variant.is_empty() { arch.clone() } else { format!("{arch}/{variant}") };
+            ArchInfo { family: Family::of(&arch), arch, shown, guaranteed }
+        })
+    }
+}
+
+/// os, architecture, variant, os.version and os.features as written.
+type Spelling<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<&'a str>);
+
+/// The platform keys of an index, interned: by the strings as written (no
+/// allocation for a spelling seen before), then by the normalized key.
+#[derive(Default)]
+struct Keys<'a> {
+    by_spelling: HashMap<Spelling<'a>, Rc<Platform>>,
+    by_key: HashMap<Platform, Rc<Platform>>,
+}
+
+impl<'a> Keys<'a> {
+    fn get(&mut self, entry: &Entry<'a>) -> Option<Rc<Platform>> {
+        let p = entry.platform?;
+        let spelling = (p.os, p.architecture, p.variant, p.os_version, p.os_features().collect::<Vec<_>>());
+        if let Some(key) = self.by_spelling.get(&spelling) {
+            return Some(Rc::clone(key));
+        }
+        let key = platform_key(entry)?;
+        let key = Rc::clone(self.by_key.entry(key.clone()).or_insert_with(|| Rc::new(key)));
+        self.by_spelling.insert(spelling, Rc::clone(&key));
+        Some(key)
+    }
+}
+
 pub(crate) fn analyse(index: &Index, table: FeatureTable) -> Vec<Analysed> {
-    let mut guaranteed_cache: HashMap<(String, String), FeatureSet> = HashMap::new();
+    let mut archs = ArchCache::new(table);
+    let mut keys = Keys::default();
     index
         .entries()
         .filter_map(|entry| {
-            let key = platform_key(&entry)?;
+            let key = keys.get(&entry)?;
             let p = entry.platform?;
-            let guaranteed = *guaranteed_cache
-                .entry((key.architecture.clone(), key.variant.clone()))
-                .or_insert_with(|| guaranteed_features(table, &key.architecture, &key.variant));
+            let guaranteed = archs.get(p.architecture, p.variant).guaranteed;
             let mut known = FeatureSet::new();
+            let mut needs = FeatureSet::new();
             let mut unknown = false;
             for name in p.features() {
                 match table.canonical(&key.architecture, name) {
                     Some(id) => {
                         known.insert(id);
+                        if !guaranteed.contains(id) {
+                            needs.insert(id);
+                        }
                     }
                     None => unknown = true,
                 }
-            }
-            let mut needs = FeatureSet::new();
-            for id in known.iter().filter(|id| !guaranteed.contains(*id)) {
-                needs.insert(id);
             }
             let mut effective = known;
             effective.union(&guaranteed);
@@ -101,10 +159,11 @@ pub(crate) fn analyse(index: &Index, table: FeatureTable) -> Vec<Analysed> {
 /// Entries grouped by platform key, each group in index order; groups in
 /// order of their first entry.
 pub(crate) fn groups(analysed: &[Analysed]) -> Vec<Vec<&Analysed>> {
-    let mut by_key: HashMap<&Platform, usize> = HashMap::new();
+    // Keys are interned, so the allocation identifies the group.
+    let mut by_key: HashMap<*const Platform, usize> = HashMap::new();
     let mut out: Vec<Vec<&Analysed>> = Vec::new();
     for a in analysed {
-        let slot = *by_key.entry(&a.key).or_insert_with(|| {
+        let slot = *by_key.entry(Rc::as_ptr(&a.key)).or_insert_with(|| {
             out.push(Vec::new());
             out.len() - 1
         });
@@ -128,8 +187,9 @@ fn entry_pointer(i: usize) -> String {
 
 pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
     let mut unknowns = UnknownCache::default();
+    let mut archs = ArchCache::new(table);
     for entry in index.entries() {
-        check_names(&entry, table, &mut unknowns, out);
+        check_names(&entry, table, &mut archs, &mut unknowns, out);
     }
     let analysed = analyse(index, table);
     for group in groups(&analysed) {
@@ -140,40 +200,61 @@ pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
 
 /// Per name: unknown, duplicate, redundant. (Empty names are `feature-empty`,
 /// reported on the raw document.)
-fn check_names(entry: &Entry<'_>, table: FeatureTable, unknowns: &mut UnknownCache, out: &mut Vec<Diagnostic>) {
+fn check_names<'a>(
+    entry: &Entry<'a>,
+    table: FeatureTable,
+    archs: &mut ArchCache<'a>,
+    unknowns: &mut UnknownCache,
+    out: &mut Vec<Diagnostic>,
+) {
     let Some(p) = entry.platform else { return };
-    let (arch, variant) = normalize_arch(p.architecture, p.variant);
-    let guaranteed = guaranteed_features(table, &arch, &variant);
-    let shown_variant = if variant.is_empty() { arch.clone() } else { format!("{arch}/{variant}") };
-    let family = Family::of(&arch);
-    let mut first_at: HashMap<&str, usize> = HashMap::new();
+    if p.features().len() == 0 {
+        return;
+    }
+    let info = archs.get(p.architecture, p.variant);
+    let at = |j: usize| format!("/manifests/{}/platform/features/{j}", entry.index);
+    // Names seen so far and where: a short list is faster than a map for
+    // the handful of names an entry has.
+    let mut first_at: Vec<(&str, usize)> = Vec::new();
+    let mut first_map: HashMap<&str, usize> = HashMap::new();
     for (j, name) in p.features().enumerate() {
         if name.is_empty() {
             continue;
         }
-        let at = format!("/manifests/{}/platform/features/{j}", entry.index);
-        if let Some(&k) = first_at.get(name) {
+        let earlier = if j < 16 {
+            first_at.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+        } else {
+            if first_map.is_empty() {
+                first_map.extend(first_at.iter().copied());
+            }
+            first_map.get(name).copied()
+        };
+        if let Some(k) = earlier {
             out.push(Diagnostic::new(
                 Code::FeatureDuplicate,
-                at,
+                at(j),
                 format!("{name:?} is listed twice (first at features/{k})"),
                 "remove the second one; `ocifit lint --fix` does",
             ));
             continue;
         }
-        first_at.insert(name, j);
-        match table.canonical(&arch, name) {
+        if j < 16 {
+            first_at.push((name, j));
+        } else {
+            first_map.insert(name, j);
+        }
+        match table.canonical(&info.arch, name) {
             Some(id) => {
-                if guaranteed.contains(id) {
+                if info.guaranteed.contains(id) {
                     out.push(Diagnostic::new(
                         Code::FeatureRedundant,
-                        at,
-                        format!("{name:?} is guaranteed by {shown_variant}: every host that runs this variant has it"),
+                        at(j),
+                        format!("{name:?} is guaranteed by {}: every host that runs this variant has it", info.shown),
                         "remove it, unless it is there to rank this entry above another of the same platform",
                     ));
                 }
             }
-            None => out.push(unknowns.diagnostic(at, &arch, family, name, table)),
+            None => out.push(unknowns.diagnostic(at(j), &info.arch, info.family, name, table)),
         }
     }
 }
@@ -381,10 +462,15 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
         r.sort_by_key(|a| a.index);
         r
     };
-    if reps.len() <= MAX_SUBSET_COMPARISONS {
+    // A distinct set can only be beaten by a strict subset that lists at
+    // least as many features: with fewer real requirements, that needs
+    // features the variant guarantees. Only entries listing such redundant
+    // features can dominate, so a group without them costs nothing here.
+    let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.known != a.needs).collect();
+    if !dominators.is_empty() && reps.len().saturating_mul(dominators.len()) <= MAX_SUBSET_COMPARISONS {
         for j in &reps {
             if let Some(i) =
-                reps.iter().find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
+                dominators.iter().find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
             {
                 dominated.insert(j.index, i.index);
             }

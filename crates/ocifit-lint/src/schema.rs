@@ -104,6 +104,11 @@ impl IndexSchema {
 
     /// Every schema violation in `document`, as diagnostics.
     pub fn check(&self, document: &Value, out: &mut Vec<Diagnostic>) {
+        // The common case first: a valid document, checked without building
+        // error paths (several times faster than collecting errors).
+        if self.validator.is_valid(document) {
+            return;
+        }
         for error in self.validator.iter_errors(document) {
             out.push(to_diagnostic(&error));
         }
