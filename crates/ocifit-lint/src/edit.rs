@@ -387,7 +387,7 @@ mod tests {
     }
 
     #[test]
-    fn add_copies_every_key_and_goes_after_the_group() {
+    fn s1_s6_add_copies_every_key_and_goes_after_the_group() {
         let mut doc = doc();
         let summary = add(&mut doc, table(), &d(1), &["SSE4.2", "sse4_2", "avx512f"], None).unwrap();
         assert!(summary.contains("added entry 3"), "{summary}");

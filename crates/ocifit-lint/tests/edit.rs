@@ -146,7 +146,7 @@ proptest! {
     /// as serialized (so the same values and the same key order); and the
     /// new entry is the last of its platform group, a copy of its source.
     #[test]
-    fn add_then_remove_is_the_identity((specs, rot) in indexes(), pick in any::<prop::sample::Index>(),
+    fn s1_add_then_remove_is_the_identity((specs, rot) in indexes(), pick in any::<prop::sample::Index>(),
                                        names in prop::collection::vec(0..6usize, 1..4)) {
         let doc = document(&specs, rot);
         let i = pick.index(specs.len());
@@ -195,7 +195,7 @@ proptest! {
 
     /// set-features touches exactly one `features` value; remove exactly one entry.
     #[test]
-    fn an_edit_never_changes_another_entry((specs, rot) in indexes(), pick in any::<prop::sample::Index>(),
+    fn s1_an_edit_never_changes_another_entry((specs, rot) in indexes(), pick in any::<prop::sample::Index>(),
                                            names in prop::option::of(prop::collection::vec(0..6usize, 1..4))) {
         let doc = document(&specs, rot);
         let i = pick.index(specs.len());
@@ -240,7 +240,7 @@ proptest! {
     /// rule, where entries without a platform and every group lint did not
     /// fix stay put — or a refusal that leaves the document as it was.
     #[test]
-    fn fix_order_is_a_safe_permutation((specs, rot) in indexes()) {
+    fn s6_fix_order_is_a_safe_permutation((specs, rot) in indexes()) {
         let doc = document(&specs, rot);
         let mut fixed = doc.clone();
         if let Err(e) = edit::fix_order(&mut fixed, table()) {
@@ -270,7 +270,7 @@ proptest! {
     /// apply never returns a document with more lint errors of a code
     /// than the input had.
     #[test]
-    fn apply_adds_no_lint_error((specs, rot) in indexes(), pick in any::<prop::sample::Index>(), op in 0..4usize) {
+    fn s6_apply_adds_no_lint_error((specs, rot) in indexes(), pick in any::<prop::sample::Index>(), op in 0..4usize) {
         let doc = document(&specs, rot);
         let linter = Linter::new();
         let i = pick.index(specs.len());
@@ -293,7 +293,7 @@ proptest! {
 }
 
 #[test]
-fn fix_order_refuses_what_would_change_a_features_aware_choice() {
+fn s6_fix_order_refuses_what_would_change_a_features_aware_choice() {
     // amd64/v3: ["avx512f"] needs features; ["avx2"] is a fallback (v3
     // guarantees avx2) listing as many features. Moving it first would make
     // features-aware runtimes pick it over the AVX-512 build.
