@@ -37,9 +37,8 @@ pub fn run(args: LintArgs) -> Outcome {
 
     let fixed = ocifit_lint::fix(document, linter.table());
     let out_bytes = if fixed.changed() {
-        let mut text = serde_json::to_string_pretty(&fixed.document).expect("a Value always serializes");
-        text.push('\n');
-        text.into_bytes()
+        // The output formatting rule `ocifit index` shares (docs/editing.md).
+        ocifit_lint::edit::render(&fixed.document)
     } else {
         // Nothing to fix: the input, byte for byte.
         bytes.clone()
