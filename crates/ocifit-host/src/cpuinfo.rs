@@ -76,8 +76,8 @@ pub fn parse(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
     }
     let forced = arch.map(|a| ocifit_core::platform::normalize_arch(a, "").0);
     if let Some(flags) = value(&block, "flags") {
-        let architecture =
-            forced.unwrap_or_else(|| if flags.split_whitespace().any(|f| f == "lm") { "amd64" } else { "386" }.into());
+        let architecture = check(forced, &["amd64", "386"], "x86")?
+            .unwrap_or_else(|| if flags.split_whitespace().any(|f| f == "lm") { "amd64" } else { "386" }.into());
         let mut info = map_names(Family::X86, &architecture, flags.split_whitespace());
         info.model = value(&block, "model name").map(str::to_string);
         if architecture == "amd64" {
@@ -89,7 +89,8 @@ pub fn parse(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
         let names: Vec<&str> = features.split_whitespace().collect();
         const ARM32_ONLY: &[&str] = &["half", "thumb", "fastmult", "vfp", "edsp", "neon", "swp", "tls", "vfpv3"];
         let looks_arm32 = names.iter().any(|n| ARM32_ONLY.contains(n));
-        let architecture = forced.unwrap_or_else(|| if looks_arm32 { "arm" } else { "arm64" }.into());
+        let architecture = check(forced, &["arm64", "arm"], "Arm")?
+            .unwrap_or_else(|| if looks_arm32 { "arm" } else { "arm64" }.into());
         let family = if architecture == "arm" { Family::Arm } else { Family::Arm64 };
         let mut info = map_names(family, &architecture, names.into_iter());
         info.model = value(&block, "model name").or_else(|| value(&block, "Processor")).map(str::to_string);
@@ -101,7 +102,7 @@ pub fn parse(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
         return Ok(info);
     }
     if let Some(features) = value(&block, "features") {
-        let architecture = forced.unwrap_or_else(|| "s390x".into());
+        let architecture = check(forced, &["s390x"], "s390x")?.unwrap_or_else(|| "s390x".into());
         let mut info = map_names(Family::S390x, &architecture, features.split_whitespace());
         info.model = value(&block, "vendor_id").map(str::to_string);
         return Ok(info);
@@ -111,7 +112,7 @@ pub fn parse(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
         let Some(rest) = lower.strip_prefix("rv64") else {
             return Err(CpuinfoError::Unsupported(format!("isa {isa:?}: only rv64 has a feature table")));
         };
-        let architecture = forced.unwrap_or_else(|| "riscv64".into());
+        let architecture = check(forced, &["riscv64"], "riscv")?.unwrap_or_else(|| "riscv64".into());
         let mut parts = rest.split('_');
         let letters = parts.next().unwrap_or("");
         let mut names: Vec<String> = Vec::new();
@@ -128,9 +129,20 @@ pub fn parse(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
         return Ok(info);
     }
     if let Some(cpu) = value(&block, "cpu").filter(|c| c.to_ascii_uppercase().starts_with("POWER")) {
-        return Ok(power(cpu, forced));
+        return Ok(power(cpu, check(forced, &["ppc64le", "ppc64"], "POWER")?));
     }
     Err(CpuinfoError::UnknownArchitecture)
+}
+
+/// `--arch` must name an architecture the capture can be.
+fn check(forced: Option<String>, allowed: &[&str], kind: &str) -> Result<Option<String>, CpuinfoError> {
+    match forced {
+        Some(a) if !allowed.contains(&a.as_str()) => Err(CpuinfoError::Unsupported(format!(
+            "--arch {a}: this is a {kind} capture (it can be {})",
+            allowed.join(" or ")
+        ))),
+        other => Ok(other),
+    }
 }
 
 fn map_names<'a>(family: Family, architecture: &str, names: impl Iterator<Item = &'a str>) -> Cpuinfo {

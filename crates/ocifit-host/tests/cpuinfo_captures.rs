@@ -159,6 +159,9 @@ fn quirky_captures_parse() {
         ocifit_host::from_cpuinfo(&capture(file), None).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
     assert!(ocifit_host::from_cpuinfo("", None).is_err());
+    let haswell = capture("linux-rhel7-haswell");
+    assert!(ocifit_host::from_cpuinfo(&haswell, Some("arm64")).is_err(), "--arch must fit the capture");
+    assert_eq!(ocifit_host::from_cpuinfo(&haswell, Some("386")).unwrap().target.platform.architecture, "386");
     assert!(ocifit_host::from_cpuinfo("processor : 0\nfoo : bar\n", None).is_err());
 }
 
