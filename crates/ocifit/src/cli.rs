@@ -215,6 +215,7 @@ Examples:
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostFormat {
+    /// A readable summary: platform, variant, features by level, what the OS disabled.
     Text,
     /// The SEMANTICS §8 platform object (plus disabledByOs, unknownFlags, source).
     Json,
