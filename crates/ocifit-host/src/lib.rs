@@ -209,7 +209,12 @@ pub fn from_cpuid_dump(text: &str) -> Result<HostProfile, HostError> {
     let (xcr0, assumed) = dump.effective_xcr0();
     let osxsave = dump.leaves.iter().any(|((l, s), r)| (*l, *s) == (1, 0) && r[2] & (1 << 27) != 0);
     if assumed && osxsave {
-        notes.push(format!("the dump has no XCR0; assumed {xcr0:#x} (every state component the CPU enumerates)"));
+        let why = if xcr0 == u64::MAX {
+            "every state component: the dump has no CPUID.0Dh.0 either"
+        } else {
+            "every state component CPUID.0Dh.0 enumerates"
+        };
+        notes.push(format!("the dump has no XCR0; assumed {xcr0:#x} ({why})"));
     }
     let os = dump.os.clone().unwrap_or_else(|| if dump.csv { "windows".into() } else { std::env::consts::OS.into() });
     let forced_arch = dump.arch.clone();

@@ -104,7 +104,8 @@ fn text(p: &HostProfile) -> String {
         };
         out.push_str(&format!("variant:   {shown} (by {rule})\n"));
     }
-    out.push_str(&format!("features:  {}\n", p.target.features.len()));
+    let grouped = if table.levels(arch).next().is_some() { " (by the variant that guarantees them)" } else { "" };
+    out.push_str(&format!("features:  {}{grouped}\n", p.target.features.len()));
     let mut rest: FeatureSet = p.target.features;
     for level in table.levels(arch) {
         let here: Vec<&str> =
@@ -125,9 +126,9 @@ fn text(p: &HostProfile) -> String {
     }
     let disabled = sorted_names(&p.disabled_by_os);
     if disabled.is_empty() {
-        out.push_str("disabled by the OS: none\n");
+        out.push_str("not enabled by the OS: none\n");
     } else {
-        out.push_str(&wrap("disabled by the OS (the CPU has them; the OS did not enable their state):", &disabled));
+        out.push_str(&wrap("not enabled by the OS (the CPU has them):", &disabled));
     }
     if !p.unknown_flags.is_empty() {
         let names: Vec<&str> = p.unknown_flags.iter().map(String::as_str).collect();
