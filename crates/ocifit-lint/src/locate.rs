@@ -9,6 +9,7 @@
 //! (SARIF's `unicodeCodePoints`).
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use ocifit_core::index::escape;
 
@@ -21,35 +22,96 @@ pub struct Position {
     pub column: usize,
 }
 
-/// The input text, indexed by line.
+/// The input text. Lines are counted on demand (a vectorized count of
+/// newline bytes), so a large clean file costs nothing here.
 #[derive(Debug)]
 pub struct SourceMap<'a> {
     bytes: &'a [u8],
-    line_starts: Vec<usize>,
+}
+
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
+}
+
+/// Characters in valid UTF-8: the bytes that do not continue a character.
+fn chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b & 0xC0 != 0x80).count()
 }
 
 impl<'a> SourceMap<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1));
-        SourceMap { bytes, line_starts }
+        SourceMap { bytes }
     }
 
     /// Line and column of a byte offset.
     pub fn position(&self, offset: usize) -> Position {
-        let offset = offset.min(self.bytes.len());
-        let line = self.line_starts.partition_point(|s| *s <= offset);
-        let start = self.line_starts[line - 1];
-        let column = String::from_utf8_lossy(&self.bytes[start..offset]).chars().count() + 1;
-        Position { offset, line, column }
+        self.positions(&[offset]).pop().expect("one offset, one position")
     }
 
-    /// The text of a 1-based line, without its line ending.
-    pub fn line(&self, line: usize) -> &'a str {
-        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else { return "" };
-        let end = self.line_starts.get(line).map_or(self.bytes.len(), |n| n - 1);
-        let text = std::str::from_utf8(&self.bytes[start..end]).unwrap_or("");
-        text.strip_suffix('\r').unwrap_or(text)
+    /// Line and column of many byte offsets, in one pass over the text
+    /// (sorted, each stretch between two offsets counted once), so even a
+    /// one-line, megabytes-long document with many diagnostics is linear.
+    pub fn positions(&self, offsets: &[usize]) -> Vec<Position> {
+        let mut order: Vec<usize> = (0..offsets.len()).collect();
+        order.sort_by_key(|i| offsets[*i]);
+        let mut out = vec![Position { offset: 0, line: 1, column: 1 }; offsets.len()];
+        // The line and column at byte `at`.
+        let (mut at, mut line, mut column) = (0usize, 1usize, 1usize);
+        for i in order {
+            let offset = offsets[i].min(self.bytes.len());
+            let stretch = &self.bytes[at..offset];
+            match stretch.iter().rposition(|b| *b == b'\n') {
+                Some(last) => {
+                    line += newlines(stretch);
+                    column = 1 + chars(&stretch[last + 1..]);
+                }
+                None => column += chars(stretch),
+            }
+            at = offset;
+            out[i] = Position { offset, line, column };
+        }
+        out
+    }
+
+    /// At most `before` characters before `offset` and `after` from it, on
+    /// its line, with `...` where the line goes on; and the caret's position
+    /// (in characters) in that text. Tabs are shown as spaces so the caret
+    /// lines up.
+    pub fn excerpt(&self, offset: usize, before: usize, after: usize) -> (String, usize) {
+        let bytes = self.bytes;
+        let offset = offset.min(bytes.len());
+        let continuation = |b: u8| b & 0xC0 == 0x80;
+        let (mut start, mut shown_before) = (offset, 0usize);
+        while start > 0 && bytes[start - 1] != b'\n' && shown_before < before {
+            start -= 1;
+            while start > 0 && continuation(bytes[start]) {
+                start -= 1;
+            }
+            shown_before += 1;
+        }
+        let (mut end, mut shown_after) = (offset, 0usize);
+        while end < bytes.len() && bytes[end] != b'\n' && shown_after < after {
+            end += 1;
+            while end < bytes.len() && continuation(bytes[end]) {
+                end += 1;
+            }
+            shown_after += 1;
+        }
+        let cut_before = start > 0 && bytes[start - 1] != b'\n';
+        let rest_of_line =
+            &bytes[end..bytes[end..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |n| end + n).min(end + 2)];
+        let cut_after = !(rest_of_line.is_empty() || rest_of_line == b"\r");
+        let body = String::from_utf8_lossy(&bytes[start..end]);
+        let body = body.strip_suffix('\r').unwrap_or(&body);
+        let mut text = String::new();
+        if cut_before {
+            text.push_str("...");
+        }
+        text.push_str(&body.replace('\t', " "));
+        if cut_after {
+            text.push_str("...");
+        }
+        (text, shown_before + if cut_before { 3 } else { 0 })
     }
 
     /// Where each pointer's value starts (or its deepest existing parent's);
@@ -74,23 +136,41 @@ impl<'a> SourceMap<'a> {
         scanner.ws();
         let mut path = String::new();
         let _ = scanner.value(&mut path, &targets, &prefixes, &mut found);
-        pointers
+        let offsets: Vec<Option<usize>> = pointers
             .iter()
             .map(|p| {
                 let mut p: &str = p;
                 loop {
                     if let Some(&offset) = found.get(p) {
-                        return Some(self.position(offset));
+                        return Some(offset);
                     }
                     p = &p[..p.rfind('/')?];
                 }
             })
-            .collect()
+            .collect();
+        let known: Vec<usize> = offsets.iter().flatten().copied().collect();
+        let mut positions = self.positions(&known).into_iter();
+        offsets.iter().map(|o| o.and_then(|_| positions.next())).collect()
     }
 
     pub fn locate(&self, pointer: &str) -> Option<Position> {
         self.locate_all(&[pointer]).pop().flatten()
     }
+}
+
+/// Bytes that end a run inside a container being skipped.
+static STRUCTURAL: [bool; 256] = table(b"\"{}[]");
+/// Bytes that end a run inside a string.
+static IN_STRING: [bool; 256] = table(b"\"\\");
+
+const fn table(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
 }
 
 struct Scanner<'a> {
@@ -176,7 +256,7 @@ impl Scanner<'_> {
                 loop {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&i.to_string());
+                    let _ = write!(path, "{i}");
                     self.value(path, targets, prefixes, found)?;
                     path.truncate(len);
                     i += 1;
@@ -212,14 +292,15 @@ impl Scanner<'_> {
         }
         self.pos += 1;
         loop {
+            // Jump to the next quote or backslash.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            self.pos += rest.iter().position(|b| IN_STRING[*b as usize]).ok_or(Malformed)?;
             match self.peek() {
-                None => return Err(Malformed),
                 Some(b'"') => {
                     self.pos += 1;
                     return Ok(());
                 }
-                Some(b'\\') => self.pos += 2,
-                Some(_) => self.pos += 1,
+                _ => self.pos += 2,
             }
         }
     }
@@ -233,6 +314,9 @@ impl Scanner<'_> {
             Some(b'{' | b'[') => {
                 let mut depth = 0usize;
                 loop {
+                    // Jump to the next byte that matters.
+                    let rest = self.bytes.get(self.pos..).unwrap_or_default();
+                    self.pos += rest.iter().position(|b| STRUCTURAL[*b as usize]).ok_or(Malformed)?;
                     match self.peek() {
                         None => return Err(Malformed),
                         Some(b'"') => self.skip_string()?,
@@ -339,9 +423,10 @@ mod tests {
     #[test]
     fn lines_and_crlf() {
         let map = SourceMap::new(b"{\r\n  \"a\": 1\r\n}");
-        assert_eq!(map.line(2), "  \"a\": 1");
-        assert_eq!(map.locate("/a").map(|p| (p.line, p.column)), Some((2, 8)));
-        assert_eq!(map.line(9), "");
+        let a = map.locate("/a").unwrap();
+        assert_eq!((a.line, a.column), (2, 8));
+        assert_eq!(map.excerpt(a.offset, 40, 60), ("  \"a\": 1".to_string(), 7));
+        assert_eq!(map.excerpt(999, 40, 60), ("}".to_string(), 1));
     }
 
     #[test]
@@ -349,5 +434,21 @@ mod tests {
         for text in ["", "{", "[1,", "{\"a\" 1}", "\"abc", "{\"a\":[}"] {
             let _ = SourceMap::new(text.as_bytes()).locate_all(&["/a/0", ""]);
         }
+    }
+
+    #[test]
+    fn excerpts_cut_long_lines_on_character_boundaries() {
+        let line = format!("{}é{}", "x".repeat(300), "y".repeat(300));
+        let map = SourceMap::new(line.as_bytes());
+        let (text, caret) = map.excerpt(300, 40, 60);
+        assert!(text.starts_with("...") && text.ends_with("..."), "{text}");
+        assert_eq!(text.chars().nth(caret), Some('é'));
+        assert_eq!(text.chars().count(), 3 + 40 + 60 + 3);
+        assert_eq!(map.position(302).column, 302);
+        // Many offsets on one huge line: one pass.
+        let big = "a".repeat(5_000_000);
+        let offsets: Vec<usize> = (0..1000).map(|i| i * 4999).collect();
+        let got = SourceMap::new(big.as_bytes()).positions(&offsets);
+        assert!(got.iter().zip(&offsets).all(|(p, o)| p.line == 1 && p.column == o + 1));
     }
 }

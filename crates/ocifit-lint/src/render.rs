@@ -26,8 +26,7 @@ pub struct Report<'a> {
 
 impl<'a> Report<'a> {
     pub fn new(name: impl Into<String>, uri: Option<String>, bytes: &'a [u8], diagnostics: Vec<Diagnostic>) -> Self {
-        // Nothing to place: do not index a large clean file.
-        let map = SourceMap::new(if diagnostics.is_empty() { &[] } else { bytes });
+        let map = SourceMap::new(bytes);
         let pointers: Vec<&str> = diagnostics.iter().map(|d| d.pointer.as_str()).collect();
         let positions = map.locate_all(&pointers);
         Report { name: name.into(), uri, diagnostics, positions, map }
@@ -52,7 +51,7 @@ impl<'a> Report<'a> {
             match self.position(i) {
                 Some(p) => {
                     let _ = writeln!(out, "{pad}--> {}:{}:{} at {pointer}", self.name, p.line, p.column);
-                    let (text, caret) = window(self.map.line(p.line), p.column);
+                    let (text, caret) = self.map.excerpt(p.offset, 40, 60);
                     let _ = writeln!(out, "{pad} |");
                     let _ = writeln!(out, "{:>width$} | {text}", p.line);
                     let _ = writeln!(out, "{pad} | {}^", " ".repeat(caret));
@@ -159,29 +158,6 @@ fn rule_name(code: Code) -> String {
         .collect()
 }
 
-/// At most about 100 characters of a line around a column, and the caret's
-/// offset in what is shown.
-fn window(line: &str, column: usize) -> (String, usize) {
-    const BEFORE: usize = 40;
-    const AFTER: usize = 60;
-    let chars: Vec<char> = line.chars().collect();
-    let at = column.saturating_sub(1).min(chars.len());
-    let start = at.saturating_sub(BEFORE);
-    let end = (at + AFTER).min(chars.len());
-    let mut text = String::new();
-    let mut caret = at - start;
-    if start > 0 {
-        text.push_str("...");
-        caret += 3;
-    }
-    text.extend(&chars[start..end]);
-    if end < chars.len() {
-        text.push_str("...");
-    }
-    // Tabs would move the caret; show them as one space.
-    (text.replace('\t', " "), caret)
-}
-
 /// A relative or absolute path as a SARIF `uri` (RFC 3986 reference):
 /// separators become `/`, and everything but unreserved characters is
 /// percent-encoded. Absolute paths get a `file://` prefix.
@@ -204,16 +180,6 @@ pub fn path_uri(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn window_keeps_short_lines_and_cuts_long_ones() {
-        assert_eq!(window("  \"a\": 1", 8), ("  \"a\": 1".to_string(), 7));
-        let long = "x".repeat(500);
-        let (text, caret) = window(&long, 300);
-        assert!(text.starts_with("...") && text.ends_with("..."));
-        assert_eq!(caret, 43);
-        assert!(text.len() < 120);
-    }
 
     #[test]
     fn uris() {

@@ -22,7 +22,7 @@ use ocifit_core::platform::normalize_arch;
 use ocifit_core::select::unknown_hint;
 use ocifit_core::target::guaranteed_features;
 use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::diagnostic::{Code, Diagnostic};
 
@@ -360,11 +360,33 @@ fn unknown(
 /// group's own entries can be its choice: the target is exactly the group's
 /// platform, so every other compatible entry has a later vector position,
 /// an older os.version or fewer os.features and ranks below them.
+///
+/// Among those, legacy ranking (§5 with features ignored) ties on vector
+/// position, os.version and os.features, so position decides: no entry after
+/// the group's first fallback can be picked over it. The sub-index therefore
+/// holds the group up to its first fallback (all of it when there is none),
+/// and only what selection reads (descriptor fields and platform), so a
+/// group of thousands of annotated entries costs little.
 pub(crate) fn legacy_pick(index: &Index, table: FeatureTable, group: &[&Analysed]) -> usize {
     let first = group[0].index;
-    let manifests: Vec<Value> =
-        group.iter().filter_map(|a| index.entry(a.index).map(|e| Value::Object(e.raw.clone()))).collect();
-    let Ok(sub) = Index::from_value(json!({ "schemaVersion": 2, "manifests": manifests })) else { return first };
+    let upto = group.iter().position(|a| !a.needs_features()).map_or(group.len(), |f| f + 1);
+    let manifests: Vec<Value> = group[..upto]
+        .iter()
+        .filter_map(|a| index.entry(a.index))
+        .map(|e| {
+            let mut m = Map::new();
+            for key in ["mediaType", "size", "digest", "platform"] {
+                if let Some(v) = e.raw.get(key) {
+                    m.insert(key.into(), v.clone());
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    let mut top = Map::new();
+    top.insert("schemaVersion".into(), json!(2));
+    top.insert("manifests".into(), Value::Array(manifests));
+    let Ok(sub) = Index::from_value(Value::Object(top)) else { return first };
     let target = Target::guaranteed(&group[0].key, table);
     legacy_select(&sub, &target).selected().map_or(first, |k| group[k].index)
 }
