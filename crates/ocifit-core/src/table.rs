@@ -232,6 +232,20 @@ impl FeatureSet {
         }
     }
 
+    /// Keep only the members also in `other`.
+    pub fn intersect(&mut self, other: &FeatureSet) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a &= b;
+        }
+    }
+
+    /// Remove every member of `other`.
+    pub fn subtract(&mut self, other: &FeatureSet) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a &= !b;
+        }
+    }
+
     pub fn is_subset(&self, other: &FeatureSet) -> bool {
         self.0.iter().zip(other.0).all(|(a, b)| a & !b == 0)
     }
