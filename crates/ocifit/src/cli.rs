@@ -45,6 +45,12 @@ pub enum Command {
     /// Edit an index without touching its images: add, set-features, remove, fix-order.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Check images against a fleet of nodes: what each node selects, and which pairs cannot run.
+    #[command(after_help = FLEET_HELP)]
+    Fleet(FleetArgs),
+    /// Kubernetes scheduling from an index.
+    #[command(subcommand)]
+    K8s(K8sCommand),
 }
 
 const SELECT_HELP: &str = "\
@@ -288,6 +294,92 @@ pub enum LintFormat {
     Json,
     /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
+}
+
+const FLEET_HELP: &str = "\
+Node inputs (--nodes, repeatable), recognised by content:
+  kubectl get nodes -o json            kubernetes.io/os, kubernetes.io/arch and node-feature-discovery
+                                       labels (feature.node.kubernetes.io/cpu-cpuid.AVX2, X86_64_V3, ...)
+  kubectl get nodefeatures -A -o json  NFD NodeFeature objects: every CPUID flag NFD knows
+  a JSON array of host profiles        `ocifit host --format json` objects, each with a \"name\"
+  a directory of /proc/cpuinfo files   one capture per node, named after the file
+A node given both as a Node and a NodeFeature (or profile) is read from the more precise one.
+
+Verdicts: compatible (an entry runs, for certain), incompatible (none does), unknown (an entry runs
+only if the node has features its input cannot tell: NFD hides BMI1, BMI2, POPCNT, SSE4.2 ... by
+default, and has no name for some features). Unknown names the features.
+
+Exit codes: 0 every pair is compatible; 1 some pair is incompatible or unknown; 2 bad input.
+
+Examples:
+  kubectl get nodes -o json > nodes.json
+  ocifit fleet --nodes nodes.json --image registry.example.com/app:2.0 --only-incompatible
+  ocifit fleet --nodes profiles.json captures/ --image a.json b.json --format csv > matrix.csv";
+
+#[derive(Args, Debug)]
+pub struct FleetArgs {
+    /// Node inputs: node lists, NodeFeature lists, host-profile arrays, cpuinfo directories (- for stdin).
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub nodes: Vec<String>,
+    /// Images (SOURCE: file, oci:DIR[:TAG], docker://REF), each loaded once.
+    #[arg(long, value_name = "SOURCE", required = true, num_args = 1..)]
+    pub image: Vec<String>,
+    /// List only the pairs not known to run (incompatible and unknown): the migration report.
+    #[arg(long)]
+    pub only_incompatible: bool,
+    #[arg(long, value_enum, default_value_t = FleetFormat::Text)]
+    pub format: FleetFormat,
+    /// How many images to load at once (registry fetches).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FleetFormat {
+    /// A matrix of images × node groups, then the pairs not known to run.
+    Text,
+    /// {"results":[{"image","node","selected","verdict",...}],"summary":{...}}.
+    Json,
+    /// One row per (image, node) pair, for spreadsheets.
+    Csv,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum K8sCommand {
+    /// A Pod affinity whose terms admit exactly the nodes on which some entry runs.
+    #[command(after_help = AFFINITY_HELP)]
+    Affinity(AffinityArgs),
+}
+
+const AFFINITY_HELP: &str = "\
+Prints what goes under a Pod's spec.affinity. requiredDuringSchedulingIgnoredDuringExecution
+admits a node when its labels (kubernetes.io/os, kubernetes.io/arch, node-feature-discovery's
+cpu-cpuid labels) prove that some entry runs there: one term per way of proving it, e.g. an entry
+needing bmi2 gets a term with BMI2=true and one with X86_64_V3=true (NFD hides BMI2 by default).
+preferredDuringSchedulingIgnoredDuringExecution weighs nodes by the best entry they run.
+Entries whose features NFD has no label for are left out, with a note on stderr (exit 2 when
+nothing is left).
+
+Runtimes that ignore features (containerd, CRI-O) still pull the first entry of the node's
+platform; a note on stderr says when that entry may not run on the nodes admitted for another.
+
+Examples:
+  ocifit k8s affinity registry.example.com/app:2.0
+  ocifit k8s affinity index.json --format json";
+
+#[derive(Args, Debug)]
+pub struct AffinityArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    #[arg(long, value_enum, default_value_t = ObjectFormat::Yaml)]
+    pub format: ObjectFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectFormat {
+    Yaml,
+    Json,
 }
 
 const INDEX_HELP: &str = "\

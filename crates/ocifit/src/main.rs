@@ -16,8 +16,11 @@ fn main() {
     let cli = cli::Cli::parse_from(std::env::args_os());
     let stdin_is_source = matches!(&cli.command,
         cli::Command::Select(cli::SelectArgs { source, .. }) | cli::Command::Resolve(cli::ResolveArgs { source, .. })
+            | cli::Command::K8s(cli::K8sCommand::Affinity(cli::AffinityArgs { source, .. }))
             if source == "-");
     let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Index(c) if c.source() == "-");
+    let stdin_is_source = stdin_is_source
+        || matches!(&cli.command, cli::Command::Fleet(a) if a.nodes.iter().chain(&a.image).any(|s| s == "-"));
     if let Err(Failure { code, message }) = sources::install(&cli.registry, stdin_is_source) {
         eprintln!("ocifit: {message}");
         std::process::exit(code);
@@ -30,6 +33,8 @@ fn main() {
         cli::Command::Lint(args) => cmd::lint::run(args),
         cli::Command::Host(args) => cmd::host::run(args),
         cli::Command::Index(command) => cmd::index::run(command),
+        cli::Command::Fleet(args) => cmd::fleet::run(args),
+        cli::Command::K8s(cli::K8sCommand::Affinity(args)) => cmd::k8s::affinity(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -1,7 +1,9 @@
 pub mod explain;
 pub mod features;
+pub mod fleet;
 pub mod host;
 pub mod index;
+pub mod k8s;
 pub mod lint;
 pub mod resolve;
 pub mod select;

@@ -1,0 +1,457 @@
+//! A Pod `affinity` from an index: node selector terms that admit exactly the
+//! labelled nodes on which some entry is compatible.
+//!
+//! For each entry and each node architecture the entry can run on (its own,
+//! or one whose fallback vector holds it: `386` on `amd64`, `arm` on `arm64`),
+//! a node must prove, through its labels:
+//!
+//! - the entry's `features`, and
+//! - the features of the lowest node variant whose vector holds the entry's
+//!   architecture/variant (an `amd64/v3` entry needs an x86-64-v3 node),
+//!
+//! beyond the architecture's baseline. A node proves a feature with its NFD
+//! label, or, on amd64, with an `X86_64_V<n>` label whose level guarantees
+//! it. One term is written per way of proving (terms are ORed, the
+//! expressions of one term ANDed): the features' own labels, then
+//! `X86_64_V2`, `X86_64_V3`, `X86_64_V4` with the labels of what that level
+//! leaves out — stopping at the first level that covers everything, since
+//! NFD publishes the level labels cumulatively. A term another term implies
+//! is dropped; terms that differ only in the architecture are merged.
+//!
+//! A feature NFD has no name for cannot be proven: an entry that needs one
+//! is left out of the terms ([`Plan::notes`] says so).
+//!
+//! This admits a node exactly when `ocifit fleet` finds a compatible entry
+//! for its labels (the property test `affinity_admits_exactly_the_compatible_nodes`).
+//! What a runtime that ignores features pulls there is another question
+//! (SEMANTICS §6): see [`Plan::notes`] and `docs/kubernetes.md`.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PreferredSchedulingTerm,
+};
+use ocifit_core::platform::{normalize_arch, normalize_os};
+use ocifit_core::select::{legacy_select, select};
+use ocifit_core::target::guaranteed_features;
+use ocifit_core::vector::fallback_vector;
+use ocifit_core::{Family, FeatureId, FeatureSet, FeatureTable, Index, Platform, Target};
+
+use crate::nfd::{self, Vocabulary};
+use crate::profile::{node_target, rows_valid_for};
+
+/// One label requirement: `key In [values]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Requirement {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// One node selector term and the entries it admits nodes for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub requirements: Vec<Requirement>,
+    /// Entries (positions in the index) a node matching this term runs.
+    pub entries: Vec<usize>,
+}
+
+/// One compatible alternative: an entry on one node architecture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alternative {
+    pub entry: usize,
+    pub architecture: String,
+    /// What the node must prove beyond its architecture's baseline.
+    pub needs: FeatureSet,
+    /// Its ways of proving it (before merging with other alternatives).
+    pub terms: Vec<Vec<Requirement>>,
+}
+
+/// A preferred term: nodes that run a more specialised entry weigh more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preference {
+    pub weight: i32,
+    pub term: Vec<Requirement>,
+    pub entry: usize,
+}
+
+/// The affinity for an index and what went into it.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Required terms (ORed).
+    pub required: Vec<Term>,
+    pub preferred: Vec<Preference>,
+    pub alternatives: Vec<Alternative>,
+    /// Entries left out and why; what runtimes that ignore features do.
+    pub notes: Vec<String>,
+}
+
+/// Node architectures (values of `kubernetes.io/arch`) and the variants a
+/// node of each can prove, lowest first; the first is what a node without
+/// any CPU label is (its baseline is free).
+fn node_variants(architecture: &str) -> Vec<String> {
+    let table = FeatureTable::builtin();
+    match architecture {
+        "amd64" => table.levels("amd64").map(|l| l.variant.to_string()).collect(),
+        // The variants `ocifit_host::hwcap::arm64_variant` can prove.
+        "arm64" => std::iter::once(String::new())
+            .chain(table.levels("arm64").filter(|l| !l.variant.is_empty() && !l.features.is_empty()).filter_map(|l| {
+                let proven = ocifit_host::hwcap::arm64_variant(&guaranteed_features(table, "arm64", l.variant));
+                (proven == l.variant).then(|| l.variant.to_string())
+            }))
+            .collect(),
+        other => vec![Platform::new("linux", other, "").normalized().variant],
+    }
+}
+
+/// Every architecture ocifit has a feature table for, as Kubernetes names them.
+fn node_architectures() -> impl Iterator<Item = &'static str> {
+    Family::ALL.into_iter().flat_map(|f| f.architectures().iter().copied())
+}
+
+fn requirement(key: &str, value: &str) -> Requirement {
+    Requirement { key: key.into(), values: vec![value.into()] }
+}
+
+/// Plan the affinity of `index`.
+pub fn plan(index: &Index) -> Plan {
+    let table = FeatureTable::builtin();
+    let mut plan = Plan::default();
+    for entry in index.entries() {
+        let Some(p) = entry.platform else { continue };
+        let os = normalize_os(p.os);
+        let (arch, variant) = normalize_arch(p.architecture, p.variant);
+        let label = format!(
+            "entry {} ({}/{}{})",
+            entry.index,
+            os,
+            arch,
+            if variant.is_empty() { String::new() } else { format!("/{variant}") }
+        );
+        if p.os_features().any(|f| !f.is_empty()) {
+            plan.notes.push(format!("{label}: left out: node labels do not show os.features"));
+            continue;
+        }
+        if !p.os_version.is_empty() {
+            plan.notes.push(format!(
+                "{label}: left out: os.version {} cannot be written as node labels (containerd's Windows build rule)",
+                p.os_version
+            ));
+            continue;
+        }
+        let mut features = FeatureSet::new();
+        let mut unknown = Vec::new();
+        for name in p.features() {
+            match table.canonical(&arch, name) {
+                Some(id) => {
+                    features.insert(id);
+                }
+                None => unknown.push(name),
+            }
+        }
+        if !unknown.is_empty() {
+            plan.notes.push(format!("{label}: never selected: unknown feature {}", unknown.join(", ")));
+            continue;
+        }
+        let mut unnamed = BTreeSet::new();
+        for node_arch in node_architectures() {
+            match alternative(entry.index, &os, &arch, &variant, &features, node_arch) {
+                Ok(Some(alt)) => plan.alternatives.push(alt),
+                Ok(None) => {}
+                Err(names) => unnamed.extend(names),
+            }
+        }
+        if !unnamed.is_empty() && !plan.alternatives.iter().any(|a| a.entry == entry.index) {
+            plan.notes.push(format!(
+                "{label}: left out: node-feature-discovery has no label for {} (no node's labels can prove it)",
+                unnamed.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    plan.required = required_terms(&plan.alternatives);
+    plan.preferred = preferences(index, &plan.alternatives);
+    plan.notes.extend(legacy_notes(index, &plan.alternatives));
+    plan
+}
+
+/// Entry `entry` on nodes of `node_arch`: `Ok(None)` when it never runs
+/// there, `Err(names)` when it runs there only with features NFD cannot name.
+fn alternative(
+    entry: usize,
+    os: &str,
+    arch: &str,
+    variant: &str,
+    features: &FeatureSet,
+    node_arch: &str,
+) -> Result<Option<Alternative>, Vec<&'static str>> {
+    let table = FeatureTable::builtin();
+    let variants = node_variants(node_arch);
+    let Some(lowest) = variants
+        .iter()
+        .find(|v| fallback_vector(node_arch, v).iter().any(|av| av.architecture == arch && av.variant == variant))
+    else {
+        return Ok(None);
+    };
+    let family = Family::of(node_arch);
+    if features.iter().any(|id| Some(id.feature().family) != family || !id.feature().valid_for(node_arch)) {
+        return Ok(None);
+    }
+    let mut needs = *features;
+    needs.union(&guaranteed_features(table, node_arch, lowest));
+    needs.subtract(&guaranteed_features(table, node_arch, &variants[0]));
+    let vocabulary = Vocabulary::for_architecture(node_arch);
+    let name = |id: FeatureId| vocabulary.and_then(|v| v.name(id));
+    let base = vec![requirement(nfd::OS_LABEL, os), requirement(nfd::ARCH_LABEL, node_arch)];
+    let levels: &[(&str, &str)] = if node_arch == "amd64" { &nfd::X86_LEVELS[1..] } else { &[] };
+    let mut terms = Vec::new();
+    let mut unnamed = Vec::new();
+    for level in std::iter::once(None).chain(levels.iter().map(Some)) {
+        let mut missing = needs;
+        if let Some((_, level_variant)) = level {
+            missing.subtract(&guaranteed_features(table, node_arch, level_variant));
+        }
+        let labels: Option<Vec<&str>> = missing.iter().map(name).collect();
+        let Some(mut labels) = labels else {
+            unnamed = missing.iter().filter(|id| name(*id).is_none()).map(|id| id.feature().name).collect();
+            continue;
+        };
+        labels.sort_unstable();
+        let mut term = base.clone();
+        if let Some((level_label, _)) = level {
+            term.push(requirement(&nfd::cpuid_label(level_label), "true"));
+        }
+        term.extend(labels.iter().map(|l| requirement(&nfd::cpuid_label(l), "true")));
+        terms.push(term);
+        if missing.is_empty() {
+            break;
+        }
+    }
+    if terms.is_empty() {
+        return Err(unnamed);
+    }
+    Ok(Some(Alternative { entry, architecture: node_arch.into(), needs, terms }))
+}
+
+/// Every alternative's terms, without those another term implies, with
+/// terms that differ only in the architecture merged.
+fn required_terms(alternatives: &[Alternative]) -> Vec<Term> {
+    let mut all: Vec<(BTreeSet<Requirement>, usize)> = Vec::new();
+    for alt in alternatives {
+        for term in &alt.terms {
+            all.push((term.iter().cloned().collect(), alt.entry));
+        }
+    }
+    // A term whose requirements include another's admits a subset of its nodes.
+    let implied = |i: usize| {
+        all.iter()
+            .enumerate()
+            .any(|(j, (other, _))| j != i && other.is_subset(&all[i].0) && (other.len() < all[i].0.len() || j < i))
+    };
+    let kept: Vec<usize> = (0..all.len()).filter(|i| !implied(*i)).collect();
+    let mut terms: Vec<Term> = Vec::new();
+    for i in kept {
+        let (set, entry) = &all[i];
+        let arch = set.iter().find(|r| r.key == nfd::ARCH_LABEL).map(|r| r.values[0].clone()).unwrap_or_default();
+        let rest = |reqs: &mut dyn Iterator<Item = &Requirement>| -> BTreeSet<Requirement> {
+            reqs.filter(|r| r.key != nfd::ARCH_LABEL).cloned().collect()
+        };
+        let mine = rest(&mut set.iter());
+        let same = terms.iter_mut().find(|t| rest(&mut t.requirements.iter()) == mine);
+        match same {
+            Some(t) => {
+                let arch_req = t
+                    .requirements
+                    .iter_mut()
+                    .find(|r| r.key == nfd::ARCH_LABEL)
+                    .expect("every term names an architecture");
+                if !arch_req.values.contains(&arch) {
+                    arch_req.values.push(arch);
+                }
+                if !t.entries.contains(entry) {
+                    t.entries.push(*entry);
+                }
+            }
+            None => terms.push(Term { requirements: ordered(set.iter().cloned().collect()), entries: vec![*entry] }),
+        }
+    }
+    terms
+}
+
+/// `kubernetes.io/os`, `kubernetes.io/arch`, then the CPU labels in order.
+fn ordered(mut requirements: Vec<Requirement>) -> Vec<Requirement> {
+    let rank = |r: &Requirement| match r.key.as_str() {
+        nfd::OS_LABEL => 0,
+        nfd::ARCH_LABEL => 1,
+        k if k.contains("X86_64_V") => 2,
+        _ => 3,
+    };
+    requirements.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    requirements
+}
+
+/// One preferred term per alternative that needs anything beyond the
+/// baseline, weighted by how a node with every feature ranks its entry
+/// among the others on that architecture (§5): the best gets 100, the
+/// others evenly less. The term is the shortest one NFD's default labels can
+/// match.
+fn preferences(index: &Index, alternatives: &[Alternative]) -> Vec<Preference> {
+    let table = FeatureTable::builtin();
+    let mut out = Vec::new();
+    let mut arches: Vec<&str> = Vec::new();
+    for alt in alternatives {
+        if !arches.contains(&alt.architecture.as_str()) {
+            arches.push(&alt.architecture);
+        }
+    }
+    for arch in arches {
+        let variants = node_variants(arch);
+        let top = variants.last().map(String::as_str).unwrap_or("");
+        let richest = Target::new(&Platform::new("linux", arch, top), rows_valid_for(arch));
+        let order: Vec<usize> = select(index, &richest, table).candidates.iter().map(|c| c.index).collect();
+        let mut ranked: Vec<&Alternative> =
+            alternatives.iter().filter(|a| a.architecture == arch && !a.needs.is_empty()).collect();
+        ranked.sort_by_key(|a| order.iter().position(|i| *i == a.entry).unwrap_or(usize::MAX));
+        let n = ranked.len() as i32;
+        let hidden = Vocabulary::for_architecture(arch).map(|v| *v.hidden_by_default()).unwrap_or_default();
+        for (k, alt) in ranked.into_iter().enumerate() {
+            let weight = 100 * (n - k as i32) / n;
+            let default_visible = |term: &&Vec<Requirement>| {
+                term.iter().all(|r| {
+                    let name = r.key.strip_prefix(nfd::CPUID_LABEL_PREFIX);
+                    let id = name.and_then(|n| Vocabulary::for_architecture(arch).and_then(|v| v.feature(n)));
+                    !id.is_some_and(|id| hidden.contains(id))
+                })
+            };
+            let term = alt.terms.iter().filter(default_visible).min_by_key(|t| t.len()).unwrap_or(&alt.terms[0]);
+            out.push(Preference { weight, term: ordered(term.clone()), entry: alt.entry });
+        }
+    }
+    out
+}
+
+/// What a runtime that ignores features pulls on a node admitted for an
+/// alternative (§6), when that entry may not run there.
+fn legacy_notes(index: &Index, alternatives: &[Alternative]) -> Vec<String> {
+    let table = FeatureTable::builtin();
+    let mut notes = Vec::new();
+    for alt in alternatives {
+        let platform = Platform::new("linux", &alt.architecture, "").normalized();
+        let mut features = guaranteed_features(table, &alt.architecture, &platform.variant);
+        features.union(&alt.needs);
+        let node = node_target(&platform, features);
+        let Some(pulled) = legacy_select(index, &node).selected() else { continue };
+        if pulled == alt.entry || select(index, &node, table).candidates.iter().any(|c| c.index == pulled) {
+            continue;
+        }
+        let needs = index.entry(pulled).and_then(|e| e.platform).map(|p| p.features().collect::<Vec<_>>().join(" "));
+        notes.push(format!(
+            "entry {}: nodes admitted for it on {} are given entry {pulled} (needs {}) by runtimes that ignore features \
+             (containerd, CRI-O: SEMANTICS §6); put a fallback first (ocifit lint)",
+            alt.entry,
+            alt.architecture,
+            needs.unwrap_or_default()
+        ));
+    }
+    notes.dedup();
+    notes
+}
+
+impl Plan {
+    /// The Pod `affinity` (what goes under `spec.affinity`).
+    pub fn affinity(&self) -> Affinity {
+        let term = |reqs: &[Requirement]| NodeSelectorTerm {
+            match_expressions: Some(
+                reqs.iter()
+                    .map(|r| NodeSelectorRequirement {
+                        key: r.key.clone(),
+                        operator: "In".into(),
+                        values: Some(r.values.clone()),
+                    })
+                    .collect(),
+            ),
+            match_fields: None,
+        };
+        let preferred: Vec<PreferredSchedulingTerm> = self
+            .preferred
+            .iter()
+            .map(|p| PreferredSchedulingTerm { preference: term(&p.term), weight: p.weight })
+            .collect();
+        Affinity {
+            node_affinity: Some(NodeAffinity {
+                required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                    node_selector_terms: self.required.iter().map(|t| term(&t.requirements)).collect(),
+                }),
+                preferred_during_scheduling_ignored_during_execution: (!preferred.is_empty()).then_some(preferred),
+            }),
+            pod_affinity: None,
+            pod_anti_affinity: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(platforms: &[&str]) -> Index {
+        let entries: Vec<String> = platforms
+            .iter()
+            .enumerate()
+            .map(|(n, p)| format!(r#"{{"mediaType":"m","size":1,"digest":"sha256:{n:064x}","platform":{p}}}"#))
+            .collect();
+        Index::from_slice(format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, entries.join(",")).as_bytes()).unwrap()
+    }
+
+    fn keys(term: &Term) -> Vec<String> {
+        term.requirements
+            .iter()
+            .map(|r| format!("{}={}", r.key.rsplit(['/', '.']).next().unwrap(), r.values.join("|")))
+            .collect()
+    }
+
+    #[test]
+    fn bmi2_is_proven_by_its_label_or_the_v3_level() {
+        let plan = plan(&index(&[r#"{"os":"linux","architecture":"amd64","features":["avx2","bmi2"]}"#]));
+        let terms: Vec<Vec<String>> = plan.required.iter().map(keys).collect();
+        assert_eq!(
+            terms,
+            [
+                vec!["os=linux", "arch=amd64", "AVX2=true", "BMI2=true"],
+                vec!["os=linux", "arch=amd64", "X86_64_V3=true"]
+            ]
+        );
+        assert_eq!(plan.preferred.len(), 1);
+        assert!(plan.preferred[0].term.iter().any(|r| r.key.ends_with("X86_64_V3")), "BMI2 is hidden by default");
+    }
+
+    #[test]
+    fn a_fallback_implies_the_specialised_terms() {
+        let plan = plan(&index(&[
+            r#"{"os":"linux","architecture":"amd64"}"#,
+            r#"{"os":"linux","architecture":"amd64","features":["avx512f"]}"#,
+            r#"{"os":"linux","architecture":"arm","variant":"v7"}"#,
+        ]));
+        let terms: Vec<Vec<String>> = plan.required.iter().map(keys).collect();
+        assert_eq!(terms, [vec!["os=linux", "arch=amd64|arm64|arm"]]);
+        assert_eq!(plan.preferred.iter().map(|p| (p.entry, p.weight)).collect::<Vec<_>>(), [(1, 100)]);
+    }
+
+    #[test]
+    fn an_unnamed_feature_cannot_be_expressed() {
+        let plan = plan(&index(&[r#"{"os":"linux","architecture":"amd64","features":["rdpid"]}"#]));
+        assert!(plan.required.is_empty());
+        assert!(plan.notes[0].contains("no label for rdpid"), "{:?}", plan.notes);
+    }
+
+    #[test]
+    fn runtimes_that_ignore_features_are_noted() {
+        let plan = plan(&index(&[
+            r#"{"os":"linux","architecture":"amd64","features":["avx512f"]}"#,
+            r#"{"os":"linux","architecture":"amd64","features":["avx2"]}"#,
+        ]));
+        assert!(
+            plan.notes.iter().any(|n| n.starts_with("entry 1:") && n.contains("given entry 0")),
+            "{:?}",
+            plan.notes
+        );
+    }
+}

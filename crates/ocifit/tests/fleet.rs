@@ -1,0 +1,285 @@
+//! `ocifit fleet` and `ocifit k8s affinity` on real-shaped inputs:
+//! `kubectl get nodes -o json` (amd64 with and without NFD's level labels,
+//! arm64, and an s390x node no image has an entry for), `kubectl get
+//! nodefeatures -A -o json`, host profiles and /proc/cpuinfo captures.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet");
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cpuinfo");
+
+const SPR: &str = "ip-10-0-1-17.eu-west-1.compute.internal";
+const SKYLAKE: &str = "ip-10-0-2-40.eu-west-1.compute.internal";
+const OLD_NFD: &str = "legacy-haswell-1";
+const GRAVITON: &str = "ip-10-0-3-7.eu-west-1.compute.internal";
+const S390X: &str = "mainframe-lpar-2";
+
+fn data(name: &str) -> String {
+    format!("{DATA}/{name}")
+}
+
+fn ocifit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ocifit")).args(args).output().expect("ocifit runs")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+/// (image, node) → (verdict, selected index).
+fn verdicts(doc: &Value) -> BTreeMap<(String, String), (String, Option<u64>)> {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let image = Path::new(r["image"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            (
+                (image, r["node"].as_str().unwrap().to_string()),
+                (r["verdict"].as_str().unwrap().to_string(), r["selected"]["index"].as_u64()),
+            )
+        })
+        .collect()
+}
+
+fn fleet_json(nodes: &[&str], images: &[&str], extra: &[&str]) -> (Output, Value) {
+    let mut args = vec!["fleet", "--format", "json", "--nodes"];
+    let nodes: Vec<String> = nodes.iter().map(|n| if n.starts_with('/') { n.to_string() } else { data(n) }).collect();
+    args.extend(nodes.iter().map(String::as_str));
+    args.push("--image");
+    let images: Vec<String> = images.iter().map(|i| data(i)).collect();
+    args.extend(images.iter().map(String::as_str));
+    args.extend(extra);
+    let out = ocifit(&args);
+    let doc = json(&out);
+    (out, doc)
+}
+
+#[test]
+fn kubectl_node_list_amd64_arm64_and_a_missing_architecture() {
+    let (out, doc) = fleet_json(&["nodes.json"], &["app.json", "needs-bmi2.json", "avx512-only.json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "some pair cannot run");
+    let v = verdicts(&doc);
+    let get = |image: &str, node: &str| v[&(image.to_string(), node.to_string())].clone();
+    let ok = |i| ("compatible".to_string(), Some(i));
+    // app.json: 0 amd64, 1 amd64+avx2/bmi2/fma, 2 amd64/v4+avx512_vnni, 3 arm64, 4 arm64+sve.
+    assert_eq!(get("app.json", SPR), ok(2));
+    assert_eq!(get("app.json", SKYLAKE), ok(1), "X86_64_V3 proves the hidden BMI2");
+    assert_eq!(get("app.json", OLD_NFD), ok(0), "without level labels BMI2 is not proven; the fallback runs");
+    assert_eq!(get("app.json", GRAVITON), ok(4));
+    assert_eq!(get("app.json", S390X), ("incompatible".into(), None));
+    // needs-bmi2.json has no amd64 fallback: the old-NFD node is unknown, not incompatible.
+    assert_eq!(get("needs-bmi2.json", OLD_NFD), ("unknown".into(), None));
+    assert_eq!(get("needs-bmi2.json", SKYLAKE), ok(0));
+    assert_eq!(get("avx512-only.json", SKYLAKE), ("incompatible".into(), None), "AVX512F is labelled when present");
+    assert_eq!(get("avx512-only.json", SPR), ok(0));
+    let unknown = doc["results"].as_array().unwrap().iter().find(|r| r["verdict"] == "unknown").unwrap();
+    assert_eq!(unknown["dependsOn"], serde_json::json!(["bmi2"]));
+    let better = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["image"].as_str().unwrap().ends_with("/app.json") && r["node"] == OLD_NFD)
+        .unwrap();
+    assert_eq!(better["better"]["index"], 1);
+    assert_eq!(better["dependsOn"], serde_json::json!(["bmi2"]));
+    assert_eq!(doc["summary"]["nodes"], 6);
+    assert_eq!(doc["summary"]["groups"].as_array().unwrap().len(), 5, "the two Sapphire Rapids nodes share a group");
+    assert_eq!(doc["summary"]["pairs"], serde_json::json!({"compatible": 11, "incompatible": 6, "unknown": 1}));
+}
+
+#[test]
+fn only_incompatible_is_the_migration_report() {
+    let (out, doc) = fleet_json(&["nodes.json"], &["needs-bmi2.json"], &["--only-incompatible"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = verdicts(&doc);
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v[&("needs-bmi2.json".into(), OLD_NFD.into())].0, "unknown");
+    assert_eq!(v[&("needs-bmi2.json".into(), S390X.into())].0, "incompatible");
+    let s390x = doc["results"].as_array().unwrap().iter().find(|r| r["node"] == S390X).unwrap();
+    assert_eq!(s390x["rejected"][0]["reasons"][0]["code"], "arch-mismatch");
+
+    let text =
+        ocifit(&["fleet", "--nodes", &data("nodes.json"), "--image", &data("needs-bmi2.json"), "--only-incompatible"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("unknown: runs only if the nodes have bmi2"), "{text}");
+    assert!(text.contains("no entry for this platform (the image has linux/amd64, linux/arm64)"), "{text}");
+    assert!(!text.contains(SKYLAKE), "compatible pairs are left out: {text}");
+}
+
+#[test]
+fn node_features_complete_the_labels() {
+    let (_, doc) = fleet_json(&["nodes.json", "nodefeatures.json"], &["needs-bmi2.json", "app.json"], &[]);
+    let v = verdicts(&doc);
+    assert_eq!(
+        v[&("needs-bmi2.json".into(), OLD_NFD.into())],
+        ("compatible".into(), Some(0)),
+        "the NodeFeature lists BMI2, which the labels hide"
+    );
+    // A NodeFeature without a Node: the architecture comes from its flags (arm64).
+    assert_eq!(v[&("app.json".into(), "graviton2-spot-9".into())], ("compatible".into(), Some(3)));
+    assert_eq!(doc["summary"]["nodes"], 7);
+}
+
+#[test]
+fn host_profiles_and_cpuinfo_captures() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fleet-cpuinfo");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(format!("{CAPTURES}/linux-rhel7-haswell"), dir.join("hpc-haswell-01.cpuinfo")).unwrap();
+    std::fs::copy(format!("{CAPTURES}/linux-amazon-neoverse_n1"), dir.join("arm-n1-07.txt")).unwrap();
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (out, doc) = fleet_json(&["profiles.json", &dir_arg], &["app.json", "needs-bmi2.json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "build-1 is x86-64-v2: needs-bmi2.json cannot run there");
+    let v = verdicts(&doc);
+    assert_eq!(v[&("app.json".into(), "build-1".into())], ("compatible".into(), Some(0)));
+    assert_eq!(v[&("needs-bmi2.json".into(), "build-1".into())], ("incompatible".into(), None));
+    assert_eq!(v[&("app.json".into(), "build-2".into())], ("compatible".into(), Some(4)), "sve");
+    assert_eq!(v[&("app.json".into(), "hpc-haswell-01".into())], ("compatible".into(), Some(1)));
+    assert_eq!(v[&("app.json".into(), "arm-n1-07".into())], ("compatible".into(), Some(3)), "Neoverse N1 has no SVE");
+}
+
+#[test]
+fn every_pair_compatible_exits_0() {
+    let out = ocifit(&["fleet", "--nodes", &data("profiles.json"), "--image", &data("app.json")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("fleet: 2 nodes in 2 groups of identical profiles, 1 image: 2 pairs compatible"),
+        "{text}"
+    );
+    assert!(!text.contains("not known to run"), "{text}");
+}
+
+#[test]
+fn csv_has_one_row_per_pair() {
+    let out = ocifit(&[
+        "fleet",
+        "--nodes",
+        &data("nodes.json"),
+        "--image",
+        &data("app.json"),
+        &data("needs-bmi2.json"),
+        "--format",
+        "csv",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "image,node,group,verdict,selected_index,selected_digest,better_index,depends_on");
+    assert_eq!(lines.len(), 1 + 2 * 6);
+    assert!(lines.iter().any(|l| l.contains(",legacy-haswell-1,3,unknown,,,,bmi2")), "{text}");
+}
+
+#[test]
+fn text_matrix_shows_what_each_group_selects() {
+    let out = ocifit(&["fleet", "--nodes", &data("nodes.json"), "--image", &data("app.json")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("G1    linux/amd64/v4  2 nodes"), "{text}");
+    assert!(text.contains("linux/amd64 (v1..v3)  1 node: legacy-haswell-1"), "{text}");
+    let row = text.lines().find(|l| l.contains("app.json") && l.contains("#2")).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("#0/#1?") && row.contains(" no "), "{row}");
+}
+
+#[test]
+fn bad_node_inputs_exit_2_naming_the_input() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fleet-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, body, says) in [
+        ("broken.json", "{\"kind\": \"List\", \"items\": [", "invalid JSON"),
+        ("pods.json", r#"{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"p"}}]}"#, "kind \"Pod\""),
+        (
+            "nolabel.json",
+            r#"{"kind":"NodeList","items":[{"metadata":{"name":"n1","labels":{}}}]}"#,
+            "no kubernetes.io/os label",
+        ),
+        ("profiles.json", r#"[{"name":"a","os":"linux","architecture":"amd64","features":["avx9000"]}]"#, "avx9000"),
+        ("garbage.txt", "hello\n", "not a /proc/cpuinfo capture"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = ocifit(&["fleet", "--nodes", path.to_str().unwrap(), "--image", &data("app.json")]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+    }
+    let out = ocifit(&["fleet", "--nodes", &data("nodes.json"), "--image", &data("missing.json")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ocifit(&["fleet", "--nodes", &data("nodes.json"), &data("nodes.json"), "--image", &data("app.json")]);
+    assert_eq!(out.status.code(), Some(2), "the same node twice");
+}
+
+/// `matchExpressions` (only `In` is written) against a node's labels.
+fn admits(affinity: &Value, labels: &serde_json::Map<String, Value>) -> bool {
+    let terms = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        .as_array()
+        .unwrap();
+    terms.iter().any(|t| {
+        t["matchExpressions"].as_array().unwrap().iter().all(|e| {
+            assert_eq!(e["operator"], "In");
+            labels.get(e["key"].as_str().unwrap()).is_some_and(|v| e["values"].as_array().unwrap().contains(v))
+        })
+    })
+}
+
+#[test]
+fn affinity_admits_the_nodes_fleet_finds_compatible() {
+    let nodes: Value = serde_json::from_str(&std::fs::read_to_string(data("nodes.json")).unwrap()).unwrap();
+    for image in ["app.json", "needs-bmi2.json", "avx512-only.json"] {
+        let out = ocifit(&["k8s", "affinity", &data(image), "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{image}: {}", String::from_utf8_lossy(&out.stderr));
+        let affinity = json(&out);
+        let (_, doc) = fleet_json(&["nodes.json"], &[image], &[]);
+        let v = verdicts(&doc);
+        for node in nodes["items"].as_array().unwrap() {
+            let name = node["metadata"]["name"].as_str().unwrap();
+            let labels = node["metadata"]["labels"].as_object().unwrap();
+            let compatible = v[&(image.to_string(), name.to_string())].0 == "compatible";
+            assert_eq!(admits(&affinity, labels), compatible, "{image} on {name}");
+        }
+    }
+}
+
+#[test]
+fn affinity_yaml_and_notes() {
+    let out = ocifit(&["k8s", "affinity", &data("needs-bmi2.json")]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# spec.affinity for "), "{text}");
+    assert!(text.contains("nodeAffinity:\n  preferredDuringSchedulingIgnoredDuringExecution:\n"), "{text}");
+    assert!(text.contains("          - key: feature.node.kubernetes.io/cpu-cpuid.X86_64_V3\n            operator: In\n            values:\n              - \"true\"\n"), "{text}");
+    assert!(text.contains("    nodeSelectorTerms:\n      - matchExpressions:\n"), "{text}");
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fleet-affinity");
+    std::fs::create_dir_all(&dir).unwrap();
+    let unnamed = dir.join("rdpid.json");
+    std::fs::write(
+        &unnamed,
+        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+           "digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64","features":["rdpid"]}}]}"#,
+    )
+    .unwrap();
+    let out = ocifit(&["k8s", "affinity", unnamed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "nothing expressible");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no label for rdpid"), "{err}");
+
+    let unsafe_order = dir.join("unsafe.json");
+    std::fs::write(
+        &unsafe_order,
+        r#"{"schemaVersion":2,"manifests":[
+           {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64","features":["avx512f"]}},
+           {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:bbbb","platform":{"os":"linux","architecture":"amd64"}}]}"#,
+    )
+    .unwrap();
+    let out = ocifit(&["k8s", "affinity", unsafe_order.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("entry 1: nodes admitted for it on amd64 are given entry 0 (needs avx512f)"), "{err}");
+}
