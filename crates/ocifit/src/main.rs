@@ -21,6 +21,7 @@ fn main() {
     let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Index(c) if c.source() == "-");
     let stdin_is_source = stdin_is_source
         || matches!(&cli.command, cli::Command::Fleet(a) if a.nodes.iter().chain(&a.image).any(|s| s == "-"));
+    let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Lint(a) if a.source == "-");
     if let Err(Failure { code, message }) = sources::install(&cli.registry, stdin_is_source) {
         eprintln!("ocifit: {message}");
         std::process::exit(code);
