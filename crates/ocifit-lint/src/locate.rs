@@ -98,8 +98,13 @@ impl<'a> SourceMap<'a> {
             shown_after += 1;
         }
         let cut_before = start > 0 && bytes[start - 1] != b'\n';
-        let rest_of_line =
-            &bytes[end..bytes[end..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |n| end + n).min(end + 2)];
+        // What follows on the line: at most two bytes are looked at (a
+        // minified document is one line of megabytes).
+        let next = &bytes[end..(end + 2).min(bytes.len())];
+        let rest_of_line = match next.iter().position(|b| *b == b'\n') {
+            Some(n) => &next[..n],
+            None => next,
+        };
         let cut_after = !(rest_of_line.is_empty() || rest_of_line == b"\r");
         let body = String::from_utf8_lossy(&bytes[start..end]);
         let body = body.strip_suffix('\r').unwrap_or(&body);
@@ -448,7 +453,13 @@ mod tests {
         // Many offsets on one huge line: one pass.
         let big = "a".repeat(5_000_000);
         let offsets: Vec<usize> = (0..1000).map(|i| i * 4999).collect();
-        let got = SourceMap::new(big.as_bytes()).positions(&offsets);
+        let map = SourceMap::new(big.as_bytes());
+        let got = map.positions(&offsets);
         assert!(got.iter().zip(&offsets).all(|(p, o)| p.line == 1 && p.column == o + 1));
+        // And excerpts look at the text around the offset only.
+        for o in &offsets {
+            let (text, caret) = map.excerpt(*o, 40, 60);
+            assert!(text.len() <= 106 && caret <= 43, "{o}");
+        }
     }
 }

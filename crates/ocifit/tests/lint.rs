@@ -234,3 +234,64 @@ fn fix_leaves_errors_it_cannot_fix() {
     assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("error[feature-unknown]: unknown feature \"not-a-feature\""), "{}", run.stdout);
 }
+
+/// Many diagnostics in a minified (one-line) index, and deep nesting: linear
+/// and bounded, never a hang (a watchdog kills it after 60 s, debug build).
+#[test]
+fn hostile_inputs_stay_fast() {
+    let entries: Vec<Value> = (0..200)
+        .map(|i| {
+            let names: Vec<String> = (0..50).map(|j| format!("nope{i}x{j}")).collect();
+            descriptor(i, json!({"architecture": "amd64", "os": "linux", "features": names}))
+        })
+        .collect();
+    let minified = serde_json::to_string(&json!({"schemaVersion": 2, "manifests": entries})).unwrap();
+    let deep = format!("{{\"schemaVersion\": 2, \"manifests\": {}{}}}", "[".repeat(120), "]".repeat(120));
+    let mut annotations = serde_json::Map::new();
+    for i in 0..20_000 {
+        annotations.insert(format!("k~/{i}"), json!(i));
+    }
+    let keys =
+        serde_json::to_string(&json!({"schemaVersion": 2, "manifests": [], "annotations": annotations})).unwrap();
+    for (name, text, at_least) in [("minified", minified, 10_000), ("deep", deep, 1), ("keys", keys, 20_000)] {
+        let p = write(&format!("hostile-{name}.json"), &text);
+        for format in ["text", "json", "sarif"] {
+            let start = std::time::Instant::now();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
+                .args(["lint", s(&p), "--format", format])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let reader = {
+                let mut out = child.stdout.take().unwrap();
+                std::thread::spawn(move || {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut out, &mut text).unwrap();
+                    text
+                })
+            };
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if start.elapsed() > std::time::Duration::from_secs(60) {
+                    child.kill().unwrap();
+                    panic!("{name} --format {format}: still running after 60 s");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let status = child.wait().unwrap();
+            let out = reader.join().unwrap();
+            assert_eq!(status.code(), Some(1), "{name} {format}");
+            if format == "json" {
+                let v: Value = serde_json::from_str(&out).unwrap();
+                assert!(v["diagnostics"].as_array().unwrap().len() >= at_least, "{name}");
+            }
+        }
+    }
+    // Escaped keys come back as RFC 6901 pointers.
+    let run = ocifit(&["lint", s(&dir().join("hostile-keys.json")), "--format", "json"], None);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(v["diagnostics"].as_array().unwrap().iter().any(|d| d["pointer"] == "/annotations/k~0~17"));
+}
