@@ -295,3 +295,18 @@ fn hostile_inputs_stay_fast() {
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(v["diagnostics"].as_array().unwrap().iter().any(|d| d["pointer"] == "/annotations/k~0~17"));
 }
+
+#[test]
+fn lints_an_oci_layout() {
+    let layout = dir().join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(layout.join("index.json"), pretty(&broken())).unwrap();
+    let arg = format!("oci:{}", layout.display());
+    let run = ocifit(&["lint", &arg, "--format", "json"], None);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let out: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["source"], arg.as_str());
+    assert_eq!(out["diagnostics"][0]["code"], "unsafe-order");
+    assert_eq!(out["diagnostics"][0]["line"], 5);
+}

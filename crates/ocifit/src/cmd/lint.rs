@@ -21,7 +21,13 @@ pub fn run(args: LintArgs) -> Outcome {
         ));
     }
     let source = Source::parse(&args.source);
-    let (bytes, _) = source.read_with(&Options::current())?;
+    let (bytes, resolved) = source.read_with(&Options::current())?;
+    if resolved.as_ref().is_some_and(|r| r.single_manifest) {
+        eprintln!(
+            "ocifit: note: {source} is a single image manifest, not an index; linting the one-entry index \
+             ocifit reads it as"
+        );
+    }
     let document = parse(&source, &bytes)?;
     let linter = Linter::new();
     if !args.fix {
