@@ -214,20 +214,19 @@ fn check_names<'a>(
     let info = archs.get(p.architecture, p.variant);
     let at = |j: usize| format!("/manifests/{}/platform/features/{j}", entry.index);
     // Names seen so far and where: a short list is faster than a map for
-    // the handful of names an entry has.
-    let mut first_at: Vec<(&str, usize)> = Vec::new();
-    let mut first_map: HashMap<&str, usize> = HashMap::new();
+    // the handful of names an entry usually has; a map keeps a hostile
+    // 1,024-name entry linear.
+    let many = p.features().len() > 16;
+    let mut seen_list: Vec<(&str, usize)> = Vec::new();
+    let mut seen_map: HashMap<&str, usize> = HashMap::new();
     for (j, name) in p.features().enumerate() {
         if name.is_empty() {
             continue;
         }
-        let earlier = if j < 16 {
-            first_at.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+        let earlier = if many {
+            seen_map.get(name).copied()
         } else {
-            if first_map.is_empty() {
-                first_map.extend(first_at.iter().copied());
-            }
-            first_map.get(name).copied()
+            seen_list.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
         };
         if let Some(k) = earlier {
             out.push(Diagnostic::new(
@@ -238,10 +237,10 @@ fn check_names<'a>(
             ));
             continue;
         }
-        if j < 16 {
-            first_at.push((name, j));
+        if many {
+            seen_map.insert(name, j);
         } else {
-            first_map.insert(name, j);
+            seen_list.push((name, j));
         }
         match table.canonical(&info.arch, name) {
             Some(id) => {
