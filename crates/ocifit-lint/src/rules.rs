@@ -31,6 +31,10 @@ use crate::diagnostic::{Code, Diagnostic};
 /// only looks for entries with identical sets.
 pub const MAX_SUBSET_COMPARISONS: usize = 1 << 24;
 
+/// The os or architecture of entries that are not runnable images
+/// (attestations): left out of the platform groups.
+pub const UNKNOWN: &str = "unknown";
+
 /// What the rules need to know about one entry with a platform.
 #[derive(Debug, Clone)]
 pub(crate) struct Analysed {
@@ -133,6 +137,11 @@ pub(crate) fn analyse(index: &Index, table: FeatureTable) -> Vec<Analysed> {
         .entries()
         .filter_map(|entry| {
             let key = keys.get(&entry)?;
+            // `unknown/unknown`: what BuildKit gives attestation manifests.
+            // No target runs them, and they are not images to order.
+            if key.os == UNKNOWN || key.architecture == UNKNOWN {
+                return None;
+            }
             let p = entry.platform?;
             let guaranteed = archs.get(p.architecture, p.variant).guaranteed;
             let mut known = FeatureSet::new();

@@ -427,6 +427,21 @@ fn unreachable_entry() {
                     },
                 ]),
             ),
+            quiet("buildx attestation manifests (unknown/unknown)", {
+                let mut d = index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/arm64", &[]),
+                    entry("unknown/unknown", &[]),
+                    entry("unknown/unknown", &[]),
+                ]);
+                for i in [2, 3] {
+                    d["manifests"][i]["annotations"] = json!({
+                        "vnd.docker.reference.type": "attestation-manifest",
+                        "vnd.docker.reference.digest": format!("sha256:{:064x}", i - 1),
+                    });
+                }
+                d
+            }),
             quiet(
                 "unknown features are feature-unknown's business",
                 index(vec![
