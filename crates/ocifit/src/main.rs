@@ -10,6 +10,9 @@ mod sources;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::error::Failure;
 
 fn main() {
