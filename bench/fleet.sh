@@ -159,7 +159,12 @@ for distinct in "${distincts[@]}"; do
     # shellcheck disable=SC2086
     t=$(for _ in $(seq "$runs"); do timed "$ocifit" fleet --nodes "$node_file" --image "${image_files[@]}" $args; done | median_and_min)
     row="$row $t |"
+    [ -n "$args" ] || echo "$distinct ${t%% s*}" >>"$work/text-medians"
   done
   echo "$row"
   [ -n "${FLEET_BENCH_DIR:-}" ] || rm -f "$node_file"
 done
+
+# RESULT line for bench/run-all.sh: the slowest text-report median.
+sort -k2 -n "$work/text-medians" | tail -1 | awk -v n="$nodes" -v i="$images" '
+  { printf "RESULT | ocifit fleet, %d nodes x %d images (text report, slowest of the profile counts: %d distinct) | %.2f s | < 1 s | %s\n", n, i, $1, $2, ($2 < 1 ? "met" : "not met") }'

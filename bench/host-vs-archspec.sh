@@ -54,4 +54,5 @@ import sys
 o, a = map(float, sys.argv[1:])
 print(f"ocifit host: {o*1e3:.2f} ms   archspec cpu: {a*1e3:.2f} ms   ratio: 1/{a/o:.0f} ({o/a:.4f})")
 print("target: ratio <= 1/20 ->", "met" if o * 20 <= a else "NOT met")
+print(f"RESULT | ocifit host / archspec cpu (whole process, mean) | 1/{a/o:.0f} ({o*1e3:.1f} ms vs {a*1e3:.1f} ms) | <= 1/20 | {'met' if o * 20 <= a else 'not met'}")
 PY

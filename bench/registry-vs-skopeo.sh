@@ -86,7 +86,7 @@ measure() { # name, command...
   sleep 0.3
   m1=$(manifest_gets) r1=$(all_requests)
   awk -v n="$name" -v runs="$runs" -v ms=$(( (t1 - t0) / 1000000 )) -v m=$((m1 - m0)) -v r=$((r1 - r0)) \
-    'BEGIN { printf "| %s | %.1f | %.1f | %.1f |\n", n, m / runs, r / runs, ms / runs }'
+    'BEGIN { printf "| %s | %.1f | %.1f | %.1f |\n", n, m / runs, r / runs, ms / runs }' | tee -a "$work/rows"
 }
 
 echo "Loopback registry 127.0.0.1:$port, $runs runs each, $(nproc) cores."
@@ -99,3 +99,12 @@ measure "ocifit select --plain-http (no TLS probe)" "$ocifit" select "docker://$
 measure "ocifit select oci:LAYOUT (no network)" "$ocifit" select "oci:$layout:v1" --platform linux/amd64/v3 --format json
 measure "skopeo inspect --override-arch amd64" skopeo inspect --tls-verify=false --override-os linux --override-arch amd64 "docker://$ref"
 measure "skopeo inspect --raw" skopeo inspect --raw --tls-verify=false "docker://$ref"
+
+# RESULT lines for bench/run-all.sh: ocifit select vs skopeo inspect.
+awk -F'|' '
+  /ocifit select --platform/ { gets = $3 + 0; ours = $5 + 0 }
+  /skopeo inspect --override-arch/ { theirs = $5 + 0 }
+  END {
+    printf "RESULT | registry select: manifest requests | %g | 1 | %s\n", gets, (gets == 1 ? "met" : "not met")
+    printf "RESULT | registry select / skopeo inspect (wall time) | %.2fx (%.1f ms vs %.1f ms) | <= 0.5x | %s\n", ours / theirs, ours, theirs, (ours <= 0.5 * theirs ? "met" : "not met")
+  }' "$work/rows"
