@@ -57,4 +57,8 @@ for file in index dirty; do
     echo "ocifit lint: median $lint ms; jq empty: median $jqt ms ($runs runs each)"
   fi
   awk -v a="$lint" -v b="$jqt" 'BEGIN { printf "lint / jq = %.2f (target <= 1.00)\n", a / b }'
+  # The RESULT line format of bench/run-all.sh.
+  awk -v a="$lint" -v b="$jqt" -v f="$file" -v n="$entries" 'BEGIN {
+    if (a < 10) { a *= 1000; b *= 1000 }  # hyperfine reports seconds, the fallback timer ms
+    printf "RESULT | ocifit lint / jq empty, %d entries, %s | %.2fx (%.0f ms vs %.0f ms) | <= 1x | %s\n", n, (f == "index" ? "clean" : "504 errors"), a / b, a, b, (a <= b ? "met" : "not met") }'
 done
