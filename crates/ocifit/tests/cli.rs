@@ -1,41 +1,21 @@
 //! The command-line contract (§8) of `select`, `features` and `explain`,
 //! run as a user would: the real binary, real files, exit codes and output.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
+mod common;
+use common::{Run, ocifit};
 use serde_json::Value;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/index.json");
 
-fn ocifit(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(bytes) = stdin {
-        // The child may exit before reading everything; that is its right.
-        let _ = child.stdin.take().unwrap().write_all(bytes);
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+fn stderr(out: &Run) -> String {
+    out.stderr.clone()
 }
 
 #[test]
 fn s8_select_json_shape() {
     let out = ocifit(&["select", EXAMPLE, "--platform", "linux/amd64/v3", "--format", "json"], None);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let doc = json(&out);
+    assert_eq!(out.code, Some(0), "{}", stderr(&out));
+    let doc = out.json();
     assert_eq!(doc["target"]["os"], "linux");
     assert_eq!(doc["target"]["architecture"], "amd64");
     assert_eq!(doc["target"]["variant"], "v3");
@@ -76,8 +56,8 @@ fn s8_select_features_adds_to_the_variant_set_and_accepts_aliases() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(json(&out)["selected"]["index"], 2);
+    assert_eq!(out.code, Some(0), "{}", stderr(&out));
+    assert_eq!(out.json()["selected"]["index"], 2);
 }
 
 #[test]
@@ -85,17 +65,17 @@ fn s8_select_from_stdin() {
     let bytes = std::fs::read(EXAMPLE).unwrap();
     let out =
         ocifit(&["select", "-", "--platform", "linux/arm64", "--features", "sve", "--format", "json"], Some(&bytes));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(json(&out)["selected"]["index"], 4);
+    assert_eq!(out.code, Some(0), "{}", stderr(&out));
+    assert_eq!(out.json()["selected"]["index"], 4);
 }
 
 #[test]
 fn s8_select_nothing_compatible_exits_1() {
     let out = ocifit(&["select", EXAMPLE, "--platform", "linux/s390x", "--format", "json"], None);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(json(&out)["selected"], Value::Null);
+    assert_eq!(out.code, Some(1));
+    assert_eq!(out.json()["selected"], Value::Null);
     let out = ocifit(&["select", EXAMPLE, "--platform", "linux/s390x"], None);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     assert!(stderr(&out).contains("no entry runs on"), "{}", stderr(&out));
 }
 
@@ -105,8 +85,8 @@ fn s6_select_legacy_ignores_features() {
         &["select", EXAMPLE, "--platform", "linux/amd64", "--features", "avx2,bmi2", "--legacy", "--format", "json"],
         None,
     );
-    assert_eq!(out.status.code(), Some(0));
-    let doc = json(&out);
+    assert_eq!(out.code, Some(0));
+    let doc = out.json();
     assert_eq!(doc["selected"]["index"], 0);
     assert_eq!(doc["mode"], "legacy");
 }
@@ -114,8 +94,8 @@ fn s6_select_legacy_ignores_features() {
 #[test]
 fn select_text_names_the_choice_and_every_verdict() {
     let out = ocifit(&["select", EXAMPLE, "--platform", "linux/amd64/v3"], None);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.code, Some(0));
+    let text = out.stdout.clone();
     assert!(text.contains("selected: #1 sha256:5b0bcabd"), "{text}");
     assert!(text.contains("compatible (rank 2)"), "{text}");
     assert!(text.contains("rejected: feature-unsupported: needs avx512f"), "{text}");
@@ -144,7 +124,7 @@ fn s8_bad_input_exits_2_with_one_line() {
         std::fs::write(&path, bytes).unwrap();
         let out = ocifit(&["select", path.to_str().unwrap(), "--platform", "linux/amd64"], None);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(out.code, Some(2), "{name}: {err}");
         assert_eq!(err.lines().count(), 1, "{name}: {err}");
         assert!(err.contains(name) && err.contains(needle), "{name}: {err}");
         assert!(err.len() < 400, "{name}: error too long");
@@ -166,7 +146,7 @@ fn s8_bad_usage_exits_2() {
     for (args, needle) in cases {
         let out = ocifit(args, None);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(out.code, Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
@@ -174,8 +154,8 @@ fn s8_bad_usage_exits_2() {
 #[test]
 fn features_json_has_the_documented_fields() {
     let out = ocifit(&["features", "--format", "json"], None);
-    assert_eq!(out.status.code(), Some(0));
-    let rows = json(&out);
+    assert_eq!(out.code, Some(0));
+    let rows = out.json();
     let rows = rows.as_array().unwrap();
     assert!(rows.len() > 300, "only {} rows", rows.len());
     for row in rows {
@@ -193,7 +173,7 @@ fn features_json_has_the_documented_fields() {
 #[test]
 fn features_filters_by_architecture() {
     let out = ocifit(&["features", "arm64", "--format", "json"], None);
-    let rows = json(&out);
+    let rows = out.json();
     assert!(rows.as_array().unwrap().iter().all(|r| r["architectures"].as_array().unwrap().contains(&"arm64".into())));
     assert!(rows.as_array().unwrap().iter().any(|r| r["name"] == "sve2"));
 }
@@ -204,11 +184,11 @@ fn explain_maps_aliases_to_the_canonical_name() {
         [("sse4.2", "sse4_2"), ("SSE42", "sse4_2"), ("pni", "sse3"), ("abm", "lzcnt"), ("lse", "atomics")]
     {
         let out = ocifit(&["explain", alias, "--format", "json"], None);
-        assert_eq!(out.status.code(), Some(0), "{alias}");
-        let doc = json(&out);
+        assert_eq!(out.code, Some(0), "{alias}");
+        let doc = out.json();
         assert_eq!(doc[0]["name"], canonical, "{alias}");
     }
     let out = ocifit(&["explain", "avx2"], None);
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = out.stdout.clone();
     assert!(text.contains("CPUID.(EAX=0x7,ECX=0):EBX[5]") && text.contains("amd64/v3"), "{text}");
 }

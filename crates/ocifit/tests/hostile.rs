@@ -3,48 +3,10 @@
 //! stderr naming the input and the problem; never a panic, never a hang,
 //! never the input echoed back.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-struct Run {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-/// Run ocifit, killing it (and failing) if it outlives the 20 s watchdog.
-fn ocifit(args: &[&str], stdin: Option<Vec<u8>>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let feeder = stdin.map(|bytes| {
-        let mut pipe = child.stdin.take().unwrap();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&bytes);
-        })
-    });
-    let start = Instant::now();
-    let out = loop {
-        if child.try_wait().unwrap().is_some() {
-            break child.wait_with_output().unwrap();
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            child.kill().unwrap();
-            panic!("ocifit {args:?} ran longer than the 20 s watchdog");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    if let Some(f) = feeder {
-        f.join().unwrap();
-    }
-    Run { code: out.status.code(), stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
-}
+mod common;
+use common::ocifit;
 
 fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ocifit-hostile-{}", std::process::id()));
@@ -151,7 +113,7 @@ fn hostile_indexes_exit_2_with_one_short_line() {
 
 #[test]
 fn hostile_stdin_is_named_stdin() {
-    let run = ocifit(&["select", "-", "--platform", "linux/amd64"], Some(b"{\"manifests\": [".to_vec()));
+    let run = ocifit(&["select", "-", "--platform", "linux/amd64"], Some(b"{\"manifests\": ["));
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.starts_with("ocifit: <stdin>: truncated JSON"), "{}", run.stderr);
 }
@@ -159,7 +121,7 @@ fn hostile_stdin_is_named_stdin() {
 #[test]
 fn hostile_oversize_stdin_is_refused_without_reading_it_all() {
     // 64 MiB + 1 of spaces: refused by size before any parsing.
-    let run = ocifit(&["select", "-", "--platform", "linux/amd64"], Some(vec![b' '; (64 << 20) + 1]));
+    let run = ocifit(&["select", "-", "--platform", "linux/amd64"], Some(&vec![b' '; (64 << 20) + 1]));
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("64 MiB"), "{}", run.stderr);
 }
@@ -181,7 +143,7 @@ fn hostile_valid_but_unanswerable_exits_1() {
         let path = scratch(&format!("{name}.json"), bytes);
         let run = ocifit(&["select", path.to_str().unwrap(), "--platform", "linux/amd64", "--format", "json"], None);
         assert_eq!(run.code, Some(1), "{name}: {}", run.stderr);
-        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let doc = run.json();
         assert!(doc["selected"].is_null(), "{name}");
     }
 }
@@ -205,7 +167,7 @@ fn hostile_platform_strings_exit_2() {
         &long,
     ];
     for platform in cases {
-        let run = ocifit(&["select", "-", "--platform", platform], Some(b"{\"manifests\":[]}".to_vec()));
+        let run = ocifit(&["select", "-", "--platform", platform], Some(b"{\"manifests\":[]}"));
         let shown: String = platform.chars().take(20).collect();
         assert_eq!(run.code, Some(2), "{shown:?}: {}", run.stderr);
         assert_eq!(run.stderr.lines().count(), 1, "{shown:?}: {}", run.stderr);
@@ -217,10 +179,8 @@ fn hostile_platform_strings_exit_2() {
 fn hostile_feature_flags_exit_2() {
     let long = "x".repeat(100_000);
     for features in ["", ",,,", "avx2,,nonsense", &long, "avx2\u{7}"] {
-        let run = ocifit(
-            &["select", "-", "--platform", "linux/amd64", "--features", features],
-            Some(b"{\"manifests\":[]}".to_vec()),
-        );
+        let run =
+            ocifit(&["select", "-", "--platform", "linux/amd64", "--features", features], Some(b"{\"manifests\":[]}"));
         // An empty list is no features at all (exit 1: nothing to select); anything unknown is exit 2.
         assert!(matches!(run.code, Some(1) | Some(2)), "{}", run.stderr);
         assert!(run.stderr.len() < 400, "error echoes the input");
