@@ -286,3 +286,20 @@ fn lints_an_oci_layout() {
     assert_eq!(out["diagnostics"][0]["code"], "unsafe-order");
     assert_eq!(out["diagnostics"][0]["line"], 5);
 }
+
+#[test]
+fn fix_in_place_keeps_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = write("in-place.json", &pretty(&broken()));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = ocifit(&["lint", s(&p), "--fix", "-o", s(&p)], None);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert_eq!(ocifit(&["lint", s(&p)], None).code, Some(0));
+    assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+    let leftovers: Vec<_> = std::fs::read_dir(dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".ocifit-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
