@@ -67,9 +67,33 @@ fn value<'a>(block: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
     block.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
+/// The longest line a real capture has is an x86 `flags` line of ~2 KB.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// A real capture has a handful of flags newer than the table; hundreds mean
+/// the input is not a capture (and listing them would echo it back).
+pub const MAX_UNKNOWN_FLAGS: usize = 256;
+
 /// Parse a capture. `arch` overrides the architecture where the capture
 /// cannot tell (`ppc64` vs `ppc64le`, `arm` vs `arm64`).
 pub fn parse(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
+    if let Some(n) = text.lines().position(|l| l.len() > MAX_LINE_BYTES) {
+        return Err(CpuinfoError::Unsupported(format!(
+            "line {} is longer than {} KiB: not a /proc/cpuinfo capture",
+            n + 1,
+            MAX_LINE_BYTES >> 10
+        )));
+    }
+    let info = parse_block(text, arch)?;
+    if info.unknown.len() > MAX_UNKNOWN_FLAGS {
+        return Err(CpuinfoError::Unsupported(format!(
+            "{} flags the feature table does not know: not a /proc/cpuinfo capture",
+            info.unknown.len()
+        )));
+    }
+    Ok(info)
+}
+
+fn parse_block(text: &str, arch: Option<&str>) -> Result<Cpuinfo, CpuinfoError> {
     let block = first_block(text);
     if block.is_empty() {
         return Err(CpuinfoError::Empty);

@@ -189,3 +189,104 @@ fn hostile_feature_flags_exit_2() {
         }
     }
 }
+
+/// Captures for `ocifit host --cpuinfo`: garbage, megabyte lines, thousands
+/// of unknown flags, nothing at all.
+#[test]
+fn hostile_cpuinfo_captures_exit_2() {
+    let mut garbage = Vec::new();
+    let mut x: u32 = 7;
+    for _ in 0..300_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        garbage.push((x >> 16) as u8);
+    }
+    let long_line = format!("processor\t: 0\nflags\t\t: {}\n", "avx2 ".repeat(400_000));
+    let unknown =
+        format!("processor\t: 0\nflags\t\t: {}\n", (0..5000).map(|i| format!("zz{i}")).collect::<Vec<_>>().join(" "));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("cpuinfo-empty", vec![], "no processor block"),
+        ("cpuinfo-binary", garbage, "not UTF-8"),
+        ("cpuinfo-no-colon", b"just some words\nand more\n".to_vec(), "no processor block"),
+        ("cpuinfo-megabyte-line", long_line.into_bytes(), "longer than 64 KiB"),
+        ("cpuinfo-unknown-flags", unknown.into_bytes(), "does not know"),
+        ("cpuinfo-no-features", b"processor\t: 0\nvendor_id\t: Nobody\n".to_vec(), "cannot tell the architecture"),
+        ("cpuinfo-oversize", vec![b'x'; (16 << 20) + 1], "16 MiB"),
+    ];
+    for (name, bytes, needle) in cases {
+        let path = scratch(name, &bytes);
+        for flag in ["--cpuinfo", "--cpuid"] {
+            let run = ocifit(&["host", flag, path.to_str().unwrap(), "--format", "json"], None);
+            assert_eq!(run.code, Some(2), "{name} {flag}: {}", run.stderr);
+            assert_eq!(run.stderr.lines().count(), 1, "{name} {flag}: {}", run.stderr);
+            assert!(run.stderr.len() < 400 && run.stderr.contains(name), "{name} {flag}: {}", run.stderr);
+            if flag == "--cpuinfo" {
+                assert!(run.stderr.contains(needle), "{name}: {:?} not in {}", needle, run.stderr);
+            }
+        }
+    }
+}
+
+/// References that cannot name an image: exit 2 before any network use.
+#[test]
+fn hostile_references_exit_2() {
+    let long = format!("docker://registry.example/{}:tag", "a/".repeat(20_000));
+    let cases: &[&str] = &[
+        "docker://",
+        "docker://UPPER/case",
+        "docker://repo:tag:tag",
+        "docker://repo@sha256:abc",
+        "docker://repo@sha256:../../../../etc/passwd",
+        "docker://repo@md5:d41d8cd98f00b204e9800998ecf8427e",
+        "docker://[::1/repo",
+        "docker://host:99999999/repo",
+        "docker://re po",
+        "docker://-leading/dash",
+        &long,
+    ];
+    for reference in cases {
+        let run = ocifit(&["select", reference, "--platform", "linux/amd64"], None);
+        let shown: String = reference.chars().take(40).collect();
+        assert_eq!(run.code, Some(2), "{shown}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{shown}: {}", run.stderr);
+        assert!(run.stderr.len() < 400, "{shown}: error echoes the input");
+    }
+}
+
+/// OCI layouts whose index.json points outside the layout, or at blobs by
+/// anything but a well-formed digest: refused, never opened as a path.
+#[test]
+fn hostile_layouts_exit_2() {
+    let root = std::env::temp_dir().join(format!("ocifit-hostile-layouts-{}", std::process::id()));
+    let secret = root.join("secret.json");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(&secret, br#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+    let digests = [
+        "sha256:../../secret.json",
+        "sha256:/etc/passwd",
+        "../secret.json",
+        "sha256:ABCDEF0000000000000000000000000000000000000000000000000000000000",
+        "sha256:00",
+        "sha512:0000000000000000000000000000000000000000000000000000000000000000",
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000/../../../secret.json",
+    ];
+    for (i, digest) in digests.iter().enumerate() {
+        let layout = root.join(format!("layout-{i}"));
+        std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+        std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": 36,
+            "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+        std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+        let arg = format!("oci:{}:v1", layout.display());
+        let run = ocifit(&["select", &arg, "--platform", "linux/amd64"], None);
+        assert_eq!(run.code, Some(2), "{digest}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{digest}: {}", run.stderr);
+        assert!(run.stderr.contains("digest") || run.stderr.contains("blob"), "{digest}: {}", run.stderr);
+    }
+    // index.json itself missing, a directory, or garbage.
+    let empty = root.join("not-a-layout");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = ocifit(&["select", &format!("oci:{}", empty.display()), "--platform", "linux/amd64"], None);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    std::fs::remove_dir_all(&root).unwrap();
+}

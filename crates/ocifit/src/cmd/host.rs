@@ -33,14 +33,25 @@ pub fn run(args: HostArgs) -> Outcome {
     Ok(0)
 }
 
+/// A /proc/cpuinfo of a 512-CPU machine is about 2 MiB; a CPUID dump is a
+/// few kilobytes. Anything larger is not a capture (docs/limits.md).
+pub const MAX_CAPTURE_BYTES: u64 = 16 << 20;
+
 fn read_input(path: &str) -> Result<String, Failure> {
-    let bytes = if path == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = if path == "-" {
+        std::io::stdin().take(MAX_CAPTURE_BYTES + 1).read_to_end(&mut bytes)
     } else {
-        std::fs::read(path)
+        std::fs::File::open(path).and_then(|f| f.take(MAX_CAPTURE_BYTES + 1).read_to_end(&mut bytes))
     };
-    let bytes = bytes.map_err(|e| Failure::bad(format!("{path}: {e}")))?;
+    read.map_err(|e| Failure::bad(format!("{path}: {e}")))?;
+    if bytes.len() as u64 > MAX_CAPTURE_BYTES {
+        return Err(Failure::bad(format!(
+            "{path}: larger than the {} MiB a capture may have",
+            MAX_CAPTURE_BYTES >> 20
+        )));
+    }
     String::from_utf8(bytes).map_err(|_| Failure::bad(format!("{path}: not UTF-8 text")))
 }
 
