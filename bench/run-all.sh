@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every benchmark side by side and write docs/performance.md.
 #
-#   bench/run-all.sh            (about 10 minutes on 2 cores)
+#   bench/run-all.sh                  (about 6 minutes on 2 cores)
+#   bench/run-all.sh --report-only    (rewrite the page from the last run)
 #
 # Each script prints its own tables and `RESULT | what | measured | target |
 # met` lines; this collects them into a summary table, keeps every script's
@@ -17,12 +18,17 @@ for tool in jq hyperfine skopeo docker-registry bc; do
   command -v "$tool" >/dev/null || { echo "run-all: $tool is missing (scripts/test.sh installs the test packages; apt-get install hyperfine bc)" >&2; exit 2; }
 done
 
+# --report-only: rebuild docs/performance.md from the last run's outputs.
+report_only=
+[ "${1:-}" = "--report-only" ] && report_only=1
+
 run() { # name, command...
   local name=$1; shift
   echo "== $name: $*" >&2
   "$@" 2>&1 | tee "$out/$name.txt" >&2
 }
 
+if [ -z "$report_only" ]; then
 run criterion cargo bench -q -p ocifit-core --bench select -- --noplot
 python3 - "$CARGO_TARGET_DIR/criterion" >>"$out/criterion.txt" <<'PY'
 import json, sys
@@ -43,6 +49,7 @@ run index-vs-jq bench/index-vs-jq.sh
 RUNS=100 run host-vs-archspec bench/host-vs-archspec.sh
 run registry-vs-skopeo bench/registry-vs-skopeo.sh 20
 run fleet bench/fleet.sh 10000 500 3 10 100 1000
+fi
 
 {
   echo "# Performance"
@@ -54,9 +61,11 @@ run fleet bench/fleet.sh 10000 500 3 10 100 1000
   echo
   echo "## Summary"
   echo
-  echo "| what | measured | target | |"
+  echo "| what | measured | target | met |"
   echo "|---|---|---|---|"
-  cat "$out"/*.txt | grep '^RESULT |' | sed 's/^RESULT //' | awk -F' \\| ' '{ printf "| %s | %s | %s | %s\n", $2, $3, $4, $5 }' | sed 's/ *$/ |/'
+  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
+    grep '^RESULT |' "$out/$name.txt" | sed 's/^RESULT | //; s/$/ |/; s/^/| /'
+  done
   for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
     echo
     echo "## $name"

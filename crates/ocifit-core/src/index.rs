@@ -77,12 +77,26 @@ impl Index {
                 kind: IndexErrorKind::TooLarge,
             });
         }
-        let document: Value = serde_json::from_slice(bytes).map_err(|e| IndexError {
+        // One pass: each entry is checked right after it is parsed, while
+        // its maps are still in cache (a second walk over a big index costs
+        // as much as selecting from it).
+        let mut first_entry_error = None;
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let document = serde::de::DeserializeSeed::deserialize(
+            one_pass::TopSeed { first_entry_error: &mut first_entry_error },
+            &mut de,
+        )
+        .and_then(|doc| de.end().map(|_| doc))
+        .map_err(|e| IndexError {
             pointer: String::new(),
             problem: json_problem(&e),
             kind: IndexErrorKind::Json,
         })?;
-        Index::from_value(document)
+        check_top(&document)?;
+        if let Some(e) = first_entry_error {
+            return Err(e);
+        }
+        Ok(Index { document })
     }
 
     /// Check a parsed document.
@@ -243,6 +257,14 @@ fn want<'v>(v: &'v Value, pointer: impl Fn() -> String, what: &str, ok: bool) ->
 }
 
 fn check(document: &Value) -> Result<(), IndexError> {
+    for (i, entry) in check_top(document)?.iter().enumerate() {
+        check_entry(i, entry)?;
+    }
+    Ok(())
+}
+
+/// Everything but the entries themselves; returns the entries.
+fn check_top(document: &Value) -> Result<&[Value], IndexError> {
     let top = document
         .as_object()
         .ok_or_else(|| shape("", format!("an index must be a JSON object, not {}", type_name(document))))?;
@@ -275,10 +297,7 @@ fn check(document: &Value) -> Result<(), IndexError> {
         }
         None => return Err(shape("", "not an index: no \"manifests\" array")),
     };
-    for (i, entry) in manifests.iter().enumerate() {
-        check_entry(i, entry)?;
-    }
-    Ok(())
+    Ok(manifests)
 }
 
 fn check_entry(i: usize, entry: &Value) -> Result<(), IndexError> {
@@ -353,4 +372,121 @@ fn check_entry(i: usize, entry: &Value) -> Result<(), IndexError> {
 /// Escape a key for use in a JSON Pointer (RFC 6901).
 pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Deserializing an index into a `Value` while checking each entry as soon
+/// as it is built. Everything else deserializes exactly as `Value` does.
+mod one_pass {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    use super::{IndexError, check_entry};
+
+    pub struct TopSeed<'e> {
+        pub first_entry_error: &'e mut Option<IndexError>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for TopSeed<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+            let mut map = Map::new();
+            while let Some(key) = access.next_key::<String>()? {
+                let value = if key == "manifests" {
+                    access.next_value_seed(ManifestsSeed { first_entry_error: &mut *self.first_entry_error })?
+                } else {
+                    access.next_value()?
+                };
+                map.insert(key, value);
+            }
+            Ok(Value::Object(map))
+        }
+        forward_to_value!();
+    }
+
+    struct ManifestsSeed<'e> {
+        first_entry_error: &'e mut Option<IndexError>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for ManifestsSeed<'_> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ManifestsSeed<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+            let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(0));
+            while let Some(entry) = access.next_element::<Value>()? {
+                if self.first_entry_error.is_none() {
+                    if let Err(e) = check_entry(entries.len(), &entry) {
+                        *self.first_entry_error = Some(e);
+                    }
+                }
+                entries.push(entry);
+            }
+            Ok(Value::Array(entries))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Value, A::Error> {
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(access))
+        }
+        forward_scalars!();
+    }
+
+    /// The scalar and sequence cases, built as `Value` builds them.
+    macro_rules! forward_scalars {
+        () => {
+            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::String(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Value, E> {
+                Ok(Value::String(v))
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+        };
+    }
+
+    macro_rules! forward_to_value {
+        () => {
+            forward_scalars!();
+            fn visit_seq<A: SeqAccess<'de>>(self, access: A) -> Result<Value, A::Error> {
+                serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(access))
+            }
+        };
+    }
+
+    use {forward_scalars, forward_to_value};
 }
