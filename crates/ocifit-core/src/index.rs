@@ -404,6 +404,8 @@ mod one_pass {
             let mut map = Map::new();
             while let Some(key) = access.next_key::<String>()? {
                 let value = if key == "manifests" {
+                    // A repeated key replaces the earlier value: so do its checks.
+                    *self.first_entry_error = None;
                     access.next_value_seed(ManifestsSeed { first_entry_error: &mut *self.first_entry_error })?
                 } else {
                     access.next_value()?

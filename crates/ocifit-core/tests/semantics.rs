@@ -442,3 +442,50 @@ fn s8_guaranteed_levels_are_cumulative_along_the_vector() {
     let v3 = guaranteed_features(TABLE, "amd64", "v3");
     assert!(v2.is_subset(&v3) && v2 != v3);
 }
+
+#[test]
+fn s1_repeated_manifests_key_keeps_the_last_and_views_agree() {
+    // The first array has an invalid entry; the last one wins, as in serde_json.
+    let text = format!(
+        r#"{{"manifests":[{}],"manifests":[{},{}]}}"#,
+        r#"{"not":"a descriptor"}"#,
+        entry("linux/amd64", &["avx2"]),
+        entry("linux/amd64", &[])
+    );
+    let index = Index::from_slice(text.as_bytes()).unwrap();
+    assert_eq!(index.len(), 2);
+    let archs: Vec<&str> = index.entries().map(|e| e.platform.unwrap().architecture).collect();
+    assert_eq!(archs, ["amd64", "amd64"]);
+    assert_eq!(index.entry(0).unwrap().platform.unwrap().features().collect::<Vec<_>>(), ["avx2"]);
+    // The same document through from_value gives the same views.
+    let again = Index::from_value(index.document().clone()).unwrap();
+    assert_eq!(again, index);
+}
+
+#[test]
+fn s1_views_read_keys_in_any_order_and_any_number() {
+    // Keys in unusual order, unknown keys between them, a platform with many keys.
+    let mut platform = serde_json::Map::new();
+    for k in 0..300 {
+        platform.insert(format!("x-{k}"), json!(k));
+    }
+    platform.insert("features".into(), json!(["avx2"]));
+    platform.insert("architecture".into(), json!("amd64"));
+    platform.insert("os".into(), json!("linux"));
+    let doc = json!({"manifests": [
+        {"x": 1, "platform": {"variant": "v3", "architecture": "amd64", "os": "linux"},
+         "size": 7, "digest": "sha256:aa", "mediaType": "m"},
+        {"platform": Value::Object(platform), "mediaType": "m", "digest": "sha256:bb", "size": 8},
+    ]});
+    let text = serde_json::to_vec(&doc).unwrap();
+    for index in [Index::from_slice(&text).unwrap(), Index::from_value(doc.clone()).unwrap()] {
+        let a = index.entry(0).unwrap();
+        assert_eq!((a.media_type, a.digest, a.size), ("m", "sha256:aa", 7));
+        assert_eq!(a.platform.unwrap().variant, "v3");
+        let b = index.entry(1).unwrap();
+        assert_eq!((b.digest, b.size), ("sha256:bb", 8));
+        let p = b.platform.unwrap();
+        assert_eq!((p.os, p.architecture), ("linux", "amd64"));
+        assert_eq!(p.features().collect::<Vec<_>>(), ["avx2"]);
+    }
+}
