@@ -299,7 +299,9 @@ fn fix_in_place_keeps_permissions() {
     let leftovers: Vec<_> = std::fs::read_dir(dir())
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains(".ocifit-"))
+        // Other tests write their own temporaries into the same directory at
+        // the same time: look only for this file's.
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".in-place.json.ocifit-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
