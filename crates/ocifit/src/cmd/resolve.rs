@@ -1,23 +1,17 @@
 //! `ocifit resolve`: the pinned reference of the best entry, for scripts
 //! (`podman run "$(ocifit resolve IMAGE)"`).
 
-use ocifit_core::FeatureTable;
-use ocifit_core::select::{Mode, select_with};
-use ocifit_source::{Digest, Source};
+use ocifit_source::Digest;
 
 use crate::cli::ResolveArgs;
 use crate::error::{Failure, Outcome};
 use crate::output;
 
 pub fn run(args: ResolveArgs) -> Outcome {
-    let table = FeatureTable::builtin();
-    let target = super::target::build(&args.target, table)?;
-    let source = Source::parse(&args.source);
-    let loaded = source.load()?;
-    let mode = if args.legacy { Mode::Legacy } else { Mode::Features };
-    let selection = select_with(&loaded.index, &target, table, mode);
+    let super::select::Chosen { source, loaded, target, selection } =
+        super::select::choose(&args.target, &args.source, args.legacy)?;
     let Some(entry) = selection.selected().and_then(|i| loaded.index.entry(i)) else {
-        eprintln!("ocifit: {source}: no entry runs on {} ({} features)", target.platform, target.features.len());
+        super::select::no_entry(&source, &target);
         return Ok(1);
     };
     let digest = Digest::parse(entry.digest)

@@ -2,20 +2,39 @@
 
 use ocifit_core::select::{Mode, select_with};
 use ocifit_core::{FeatureTable, Index, Selection, Target};
-use ocifit_source::{Digest, Source};
+use ocifit_source::{Digest, Loaded, Source};
 use serde_json::json;
 
-use crate::cli::{Format, SelectArgs};
-use crate::error::Outcome;
+use crate::cli::{Format, SelectArgs, TargetArgs};
+use crate::error::{Failure, Outcome};
 use crate::output;
 
-pub fn run(args: SelectArgs) -> Outcome {
+/// What `select` and `resolve` both do: build the target, read the index,
+/// select.
+pub struct Chosen {
+    pub source: Source,
+    pub loaded: Loaded,
+    pub target: Target,
+    pub selection: Selection,
+}
+
+pub fn choose(target: &TargetArgs, source: &str, legacy: bool) -> Result<Chosen, Failure> {
     let table = FeatureTable::builtin();
-    let target = super::target::build(&args.target, table)?;
-    let source = Source::parse(&args.source);
+    let target = super::target::build(target, table)?;
+    let source = Source::parse(source);
     let loaded = source.load()?;
-    let mode = if args.legacy { Mode::Legacy } else { Mode::Features };
+    let mode = if legacy { Mode::Legacy } else { Mode::Features };
     let selection = select_with(&loaded.index, &target, table, mode);
+    Ok(Chosen { source, loaded, target, selection })
+}
+
+/// The one line both commands print when nothing runs on the target.
+pub fn no_entry(source: &Source, target: &Target) {
+    eprintln!("ocifit: {source}: no entry runs on {}", describe(target));
+}
+
+pub fn run(args: SelectArgs) -> Outcome {
+    let Chosen { source, loaded, target, selection } = choose(&args.target, &args.source, args.legacy)?;
     match args.format {
         Format::Json => {
             let mut doc = selection.to_json(&loaded.index, &target);
@@ -41,7 +60,7 @@ pub fn run(args: SelectArgs) -> Outcome {
         Some(_) => Ok(0),
         None => {
             if args.format == Format::Text {
-                eprintln!("ocifit: {source}: no entry runs on {}", describe(&target));
+                no_entry(&source, &target);
             }
             Ok(1)
         }
