@@ -195,45 +195,15 @@ impl Http {
         max: usize,
     ) -> Result<Reply, Failure> {
         let result = match method {
-            Method::Get => {
-                let mut req = self.agent.get(url);
-                for (n, v) in headers {
-                    req = req.header(*n, *v);
-                }
-                if let Some(a) = authorization {
-                    req = req.header("Authorization", a);
-                }
-                req.call()
-            }
-            Method::Head => {
-                let mut req = self.agent.head(url);
-                for (n, v) in headers {
-                    req = req.header(*n, *v);
-                }
-                if let Some(a) = authorization {
-                    req = req.header("Authorization", a);
-                }
-                req.call()
-            }
+            Method::Get => with_headers(self.agent.get(url), headers, authorization).call(),
+            Method::Head => with_headers(self.agent.head(url), headers, authorization).call(),
             Method::Put { content_type, body } => {
-                let mut req = self.agent.put(url).header("Content-Type", *content_type);
-                for (n, v) in headers {
-                    req = req.header(*n, *v);
-                }
-                if let Some(a) = authorization {
-                    req = req.header("Authorization", a);
-                }
-                req.send(*body)
+                let req = self.agent.put(url).header("Content-Type", *content_type);
+                with_headers(req, headers, authorization).send(*body)
             }
             Method::PostForm(form) => {
-                let mut req = self.agent.post(url).header("Content-Type", "application/x-www-form-urlencoded");
-                for (n, v) in headers {
-                    req = req.header(*n, *v);
-                }
-                if let Some(a) = authorization {
-                    req = req.header("Authorization", a);
-                }
-                req.send(form.as_bytes())
+                let req = self.agent.post(url).header("Content-Type", "application/x-www-form-urlencoded");
+                with_headers(req, headers, authorization).send(form.as_bytes())
             }
         };
         let response = result.map_err(|e| self.transport_failure(url, e))?;
@@ -403,6 +373,21 @@ pub fn encode(value: &str) -> String {
         }
     }
     out
+}
+
+/// The request's own headers and, when there is one, its credentials.
+fn with_headers<B>(
+    mut req: ureq::RequestBuilder<B>,
+    headers: &[(&str, &str)],
+    authorization: Option<&str>,
+) -> ureq::RequestBuilder<B> {
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    req
 }
 
 #[cfg(test)]
