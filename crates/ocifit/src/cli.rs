@@ -97,16 +97,23 @@ pub struct TargetArgs {
     pub host: bool,
 }
 
+/// What `select` and `resolve` share: the index, the target, the mode.
 #[derive(Args, Debug)]
-pub struct SelectArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
+pub struct ChooseArgs {
+    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF or a bare reference.
     #[arg(value_name = "SOURCE")]
     pub source: String,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Show what a runtime that ignores features would pick.
+    /// Choose as a runtime that ignores features would (containerd, CRI-O, podman, skopeo today).
     #[arg(long)]
     pub legacy: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub choose: ChooseArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -123,14 +130,8 @@ Examples:
 
 #[derive(Args, Debug)]
 pub struct ResolveArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF or a bare reference.
-    #[arg(value_name = "SOURCE")]
-    pub source: String,
     #[command(flatten)]
-    pub target: TargetArgs,
-    /// Resolve as a runtime that ignores features would.
-    #[arg(long)]
-    pub legacy: bool,
+    pub choose: ChooseArgs,
 }
 
 /// How registries are reached (every command that reads a SOURCE).

@@ -8,8 +8,7 @@ use crate::error::{Failure, Outcome};
 use crate::output;
 
 pub fn run(args: ResolveArgs) -> Outcome {
-    let super::select::Chosen { source, loaded, target, selection } =
-        super::select::choose(&args.target, &args.source, args.legacy)?;
+    let super::select::Chosen { source, loaded, target, selection } = super::select::choose(&args.choose)?;
     let Some(entry) = selection.selected().and_then(|i| loaded.index.entry(i)) else {
         super::select::no_entry(&source, &target);
         return Ok(1);

@@ -5,7 +5,7 @@ use ocifit_core::{FeatureTable, Index, Selection, Target};
 use ocifit_source::{Digest, Loaded, Source};
 use serde_json::json;
 
-use crate::cli::{Format, SelectArgs, TargetArgs};
+use crate::cli::{ChooseArgs, Format, SelectArgs};
 use crate::error::{Failure, Outcome};
 use crate::output;
 
@@ -18,12 +18,12 @@ pub struct Chosen {
     pub selection: Selection,
 }
 
-pub fn choose(target: &TargetArgs, source: &str, legacy: bool) -> Result<Chosen, Failure> {
+pub fn choose(args: &ChooseArgs) -> Result<Chosen, Failure> {
     let table = FeatureTable::builtin();
-    let target = super::target::build(target, table)?;
-    let source = Source::parse(source);
+    let target = super::target::build(&args.target, table)?;
+    let source = Source::parse(&args.source);
     let loaded = source.load()?;
-    let mode = if legacy { Mode::Legacy } else { Mode::Features };
+    let mode = if args.legacy { Mode::Legacy } else { Mode::Features };
     let selection = select_with(&loaded.index, &target, table, mode);
     Ok(Chosen { source, loaded, target, selection })
 }
@@ -34,11 +34,11 @@ pub fn no_entry(source: &Source, target: &Target) {
 }
 
 pub fn run(args: SelectArgs) -> Outcome {
-    let Chosen { source, loaded, target, selection } = choose(&args.target, &args.source, args.legacy)?;
+    let Chosen { source, loaded, target, selection } = choose(&args.choose)?;
     match args.format {
         Format::Json => {
             let mut doc = selection.to_json(&loaded.index, &target);
-            doc["mode"] = json!(if args.legacy { "legacy" } else { "features" });
+            doc["mode"] = json!(if args.choose.legacy { "legacy" } else { "features" });
             doc["source"] = match &loaded.resolved {
                 Some(r) => r.to_json(&source),
                 None => json!({"input": source.to_string(), "digest": Digest::sha256(&loaded.bytes).to_string()}),
@@ -47,7 +47,7 @@ pub fn run(args: SelectArgs) -> Outcome {
         }
         Format::Text => {
             let pinned = loaded.resolved.as_ref().and_then(|r| Some(format!("{}@{}", r.name, r.digest.as_ref()?)));
-            let mut out = text(&source, &loaded.index, &target, &selection, args.legacy);
+            let mut out = text(&source, &loaded.index, &target, &selection, args.choose.legacy);
             if let Some(p) = pinned {
                 // Where a tag pointed when it was read: `index:` then this line.
                 let at = out.find('\n').map_or(0, |i| i + 1);
