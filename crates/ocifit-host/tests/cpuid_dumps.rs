@@ -56,7 +56,7 @@ fn zen4_reports_avx512_without_fp16_or_amx() {
 /// The CPU has AVX-512 but the OS did not enable the opmask/ZMM state: not
 /// reported, listed as disabled by the OS, and the variant drops to v3.
 #[test]
-fn xcr0_without_zmm_state_hides_avx512() {
+fn s7_reported_only_if_os_enabled_xcr0_without_zmm_hides_avx512() {
     for (file, full) in [("sapphire-rapids-no-zmm.txt", "sapphire-rapids.txt"), ("zen4-no-zmm.txt", "zen4.txt")] {
         let p = dump(file);
         let all = dump(full);
@@ -77,7 +77,7 @@ fn xcr0_without_zmm_state_hides_avx512() {
 }
 
 #[test]
-fn xcr0_without_amx_state_hides_amx_only() {
+fn s7_reported_only_if_os_enabled_xcr0_without_amx_hides_amx() {
     let p = dump("sapphire-rapids-no-amx.txt");
     assert_eq!(p.target.platform.variant, "v4");
     assert_eq!(disabled(&p), AMX.into_iter().collect());
@@ -87,7 +87,7 @@ fn xcr0_without_amx_state_hides_amx_only() {
 /// No OSXSAVE: XGETBV is never executed, every XCR0-gated feature (and the
 /// xsave family) is disabled, the variant is v2.
 #[test]
-fn no_osxsave_means_no_vector_state() {
+fn s7_xgetbv_only_after_osxsave() {
     let p = dump("sapphire-rapids-no-osxsave.txt");
     assert_eq!(p.target.platform.variant, "v2");
     let n = names(&p);
@@ -118,7 +118,7 @@ fn dump_and_capture_agree() {
 /// The GOAMD64 level (raw CPUID bits) never claims a variant whose table
 /// features were not detected.
 #[test]
-fn go_level_is_never_higher_than_the_features() {
+fn s7_amd64_variant_never_higher_than_the_machine_runs() {
     for file in std::fs::read_dir(DATA).unwrap() {
         let path = file.unwrap().path();
         if path.extension().is_none_or(|e| e != "txt") {
@@ -161,7 +161,7 @@ fn hand_written_dumps() {
 /// `--dump-cpuid` then `--cpuid` is the live answer, by construction.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[test]
-fn live_dump_replays_to_the_live_answer() {
+fn s7_cpuid_dump_read_in_place_of_the_live_machine() {
     let live = ocifit_host::detect_identified().unwrap();
     let replay = ocifit_host::from_cpuid_dump(&ocifit_host::dump_cpuid().unwrap()).unwrap();
     assert_eq!(replay.target, live.target);

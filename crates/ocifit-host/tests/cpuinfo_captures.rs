@@ -46,7 +46,7 @@ fn names(p: &ocifit_host::HostProfile) -> BTreeSet<String> {
 }
 
 #[test]
-fn x86_captures_level_and_features() {
+fn s7_cpuinfo_capture_read_in_place_of_the_live_machine() {
     let exp = expected();
     let cases = exp["linux_x86_64"].as_array().unwrap();
     assert_eq!(cases.len(), 20);
@@ -101,7 +101,7 @@ fn aarch64_captures() {
 
 /// arm64 variants of well-known cores, by the table's mandatory-feature levels.
 #[test]
-fn aarch64_variants() {
+fn s7_arm64_variant_only_from_mandatory_features() {
     let cases = [
         ("linux-amazon-cortex_a72", ""),      // Armv8.0: no LSE atomics
         ("linux-amazon-neoverse_n1", "v8.2"), // v8.2; no fcma/jscvt/PAuth for v8.3
