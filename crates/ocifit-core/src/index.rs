@@ -5,8 +5,11 @@
 //! commands that rewrite an index edit it and never re-serialize typed
 //! structs, so unknown keys, annotations and key order survive.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Local inputs above this size are refused before parsing.
@@ -137,6 +140,31 @@ impl Index {
     pub fn entries(&self) -> impl ExactSizeIterator<Item = Entry<'_>> + '_ {
         self.manifests().iter().enumerate().map(|(i, v)| Entry::view(i, v))
     }
+
+    /// Entry `index`'s descriptor object as written, for lossless copies.
+    pub fn raw_entry(&self, index: usize) -> Option<&Map<String, Value>> {
+        self.manifests().get(index).and_then(Value::as_object)
+    }
+}
+
+/// Read access to the entries of an index, whichever way it was parsed:
+/// the matcher only needs this, so it runs on an editable [`Index`] and on
+/// a read-only [`crate::view::IndexView`] alike.
+pub trait Entries {
+    fn len(&self) -> usize;
+    fn entry(&self, index: usize) -> Option<Entry<'_>>;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Entries for Index {
+    fn len(&self) -> usize {
+        Index::len(self)
+    }
+    fn entry(&self, index: usize) -> Option<Entry<'_>> {
+        Index::entry(self, index)
+    }
 }
 
 /// One element of `manifests`, known by its position.
@@ -147,8 +175,86 @@ pub struct Entry<'a> {
     pub digest: &'a str,
     pub size: u64,
     pub platform: Option<EntryPlatform<'a>>,
-    /// The descriptor as written, for lossless output.
-    pub raw: &'a Map<String, Value>,
+}
+
+/// A list of names (`features`, `os.features`), as held by either parser.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Names<'a> {
+    Values(&'a [Value]),
+    Text(&'a [Cow<'a, str>]),
+}
+
+impl<'a> Names<'a> {
+    const EMPTY: Names<'static> = Names::Text(&[]);
+
+    fn iter(self) -> NamesIter<'a> {
+        match self {
+            Names::Values(v) => NamesIter::Values(v.iter()),
+            Names::Text(t) => NamesIter::Text(t.iter()),
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Names::Values(v) => v.len(),
+            Names::Text(t) => t.len(),
+        }
+    }
+}
+
+pub(crate) enum NamesIter<'a> {
+    Values(std::slice::Iter<'a, Value>),
+    Text(std::slice::Iter<'a, Cow<'a, str>>),
+}
+
+impl<'a> Iterator for NamesIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            // Checked: every element is a string.
+            NamesIter::Values(v) => v.next().map(|v| v.as_str().unwrap_or_default()),
+            NamesIter::Text(t) => t.next().map(|c| c.as_ref()),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            NamesIter::Values(v) => v.size_hint(),
+            NamesIter::Text(t) => t.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for NamesIter<'_> {}
+
+/// An entry's `platform` object exactly as written, for output: key order
+/// and unknown keys kept.
+#[derive(Debug, Clone, Copy)]
+pub enum RawPlatform<'a> {
+    Document(&'a Map<String, Value>),
+    Text(&'a RawValue),
+}
+
+impl RawPlatform<'_> {
+    pub fn to_value(&self) -> Value {
+        match self {
+            RawPlatform::Document(m) => Value::Object((*m).clone()),
+            RawPlatform::Text(raw) => serde_json::from_str(raw.get()).expect("checked: the platform parsed before"),
+        }
+    }
+}
+
+impl Serialize for RawPlatform<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawPlatform::Document(m) => m.serialize(s),
+            // Re-read the small object straight into the output, so the
+            // caller's formatting applies and nothing is allocated.
+            RawPlatform::Text(raw) => {
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                serde_transcode::transcode(&mut de, s)
+            }
+        }
+    }
 }
 
 /// An entry's `platform` object, as written (not normalized).
@@ -160,25 +266,25 @@ pub struct EntryPlatform<'a> {
     pub variant: &'a str,
     /// `""` when absent.
     pub os_version: &'a str,
-    os_features: &'a [Value],
-    features: Option<&'a [Value]>,
-    pub raw: &'a Map<String, Value>,
+    pub(crate) os_features: Names<'a>,
+    pub(crate) features: Option<Names<'a>>,
+    pub raw: RawPlatform<'a>,
 }
 
 impl<'a> EntryPlatform<'a> {
-    pub fn os_features(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.os_features.iter().filter_map(Value::as_str)
+    pub fn os_features(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
+        self.os_features.iter()
     }
 
     /// `features` as written (duplicates and all); empty when absent.
     pub fn features(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
-        self.features.unwrap_or(&[]).iter().map(|v| v.as_str().unwrap_or_default())
+        self.features.unwrap_or(Names::EMPTY).iter()
     }
 
     /// Whether `features` is present and non-empty: an entry without
     /// features is the fallback of its os/architecture/variant.
     pub fn has_features(&self) -> bool {
-        self.features.is_some_and(|f| !f.is_empty())
+        self.features.is_some_and(|f| f.len() > 0)
     }
 }
 
@@ -187,7 +293,7 @@ impl<'a> Entry<'a> {
         // Shapes were checked by `check`, so these reads cannot fail. One
         // pass over the (small) maps is much cheaper than a hashed lookup per key.
         let raw = value.as_object().expect("checked: entry is an object");
-        let mut entry = Entry { index, media_type: "", digest: "", size: 0, platform: None, raw };
+        let mut entry = Entry { index, media_type: "", digest: "", size: 0, platform: None };
         for (key, v) in raw {
             match key.as_str() {
                 "mediaType" => entry.media_type = v.as_str().unwrap_or_default(),
@@ -208,9 +314,9 @@ impl<'a> EntryPlatform<'a> {
             architecture: "",
             variant: "",
             os_version: "",
-            os_features: &[],
+            os_features: Names::EMPTY,
             features: None,
-            raw,
+            raw: RawPlatform::Document(raw),
         };
         for (key, v) in raw {
             match key.as_str() {
@@ -218,8 +324,8 @@ impl<'a> EntryPlatform<'a> {
                 "architecture" => p.architecture = v.as_str().unwrap_or_default(),
                 "variant" => p.variant = v.as_str().unwrap_or_default(),
                 "os.version" => p.os_version = v.as_str().unwrap_or_default(),
-                "os.features" => p.os_features = v.as_array().map_or(&[], Vec::as_slice),
-                "features" => p.features = v.as_array().map(Vec::as_slice),
+                "os.features" => p.os_features = v.as_array().map_or(Names::EMPTY, |a| Names::Values(a)),
+                "features" => p.features = v.as_array().map(|a| Names::Values(a)),
                 _ => {}
             }
         }
@@ -264,7 +370,7 @@ fn check(document: &Value) -> Result<(), IndexError> {
 }
 
 /// Everything but the entries themselves; returns the entries.
-fn check_top(document: &Value) -> Result<&[Value], IndexError> {
+pub(crate) fn check_top(document: &Value) -> Result<&[Value], IndexError> {
     let top = document
         .as_object()
         .ok_or_else(|| shape("", format!("an index must be a JSON object, not {}", type_name(document))))?;

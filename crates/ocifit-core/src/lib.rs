@@ -6,7 +6,8 @@
 //! - [`platform`] and [`vector`]: containerd-compatible platform parsing,
 //!   normalization and fallback vectors;
 //! - [`index`]: a lossless index model (the JSON document plus a checked
-//!   read view);
+//!   read view), and [`view`]: a faster read-only one for commands that
+//!   only read;
 //! - [`target`] and [`select`]: what we select for, and the matcher.
 //!
 //! The rules implemented are `SEMANTICS.md` (§1–6, §8); each function names
@@ -41,10 +42,12 @@ pub mod select;
 pub mod table;
 pub mod target;
 pub mod vector;
+pub mod view;
 pub mod windows;
 
-pub use index::{Entry, Index, IndexError};
+pub use index::{Entries, Entry, Index, IndexError};
 pub use platform::{Platform, PlatformDefaults, PlatformError};
 pub use select::{Candidate, Mode, Reason, Rejection, Selection, legacy_select, select, select_with};
 pub use table::{Family, Feature, FeatureId, FeatureSet, FeatureTable};
 pub use target::{Target, UnknownFeature};
+pub use view::IndexView;

@@ -2,11 +2,15 @@
 //! legacy choice (§6). Pure functions of (index, target, table).
 
 use std::cmp::{Ordering, Reverse};
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
 
-use crate::index::{Entry, EntryPlatform, Index};
+use crate::index::{Entries, Entry, EntryPlatform};
 use crate::platform::{normalize_arch, normalize_os};
 use crate::table::{Family, FeatureId, FeatureSet, FeatureTable};
 use crate::target::Target;
@@ -42,29 +46,46 @@ impl Reason {
     }
 
     pub fn to_json(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("code".into(), json!(self.code()));
-        obj.insert("message".into(), json!(self.to_string()));
+        serde_json::to_value(self).expect("a reason always serializes")
+    }
+}
+
+/// `{"code", "message", ...the reason's own fields}`.
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("code", self.code())?;
+        map.serialize_key("message")?;
+        map.serialize_value(&Message(self))?;
         match self {
             Reason::NoPlatform => {}
             Reason::OsMismatch { entry, target }
             | Reason::ArchMismatch { entry, target }
             | Reason::VariantUnsupported { entry, target }
             | Reason::OsVersionMismatch { entry, target } => {
-                obj.insert("entry".into(), json!(entry));
-                obj.insert("target".into(), json!(target));
+                map.serialize_entry("entry", entry)?;
+                map.serialize_entry("target", target)?;
             }
             Reason::OsFeatureUnsupported { feature } | Reason::FeatureUnsupported { feature } => {
-                obj.insert("feature".into(), json!(feature));
+                map.serialize_entry("feature", feature)?;
             }
             Reason::FeatureUnknown { feature, hint } => {
-                obj.insert("feature".into(), json!(feature));
+                map.serialize_entry("feature", feature)?;
                 if let Some(h) = hint {
-                    obj.insert("hint".into(), json!(h));
+                    map.serialize_entry("hint", h)?;
                 }
             }
         }
-        Value::Object(obj)
+        map.end()
+    }
+}
+
+/// A reason's message, written without building the string first.
+struct Message<'r>(&'r Reason);
+
+impl Serialize for Message<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
     }
 }
 
@@ -203,15 +224,30 @@ impl ShortArch for crate::platform::Platform {
 }
 
 /// Feature names already looked up in this selection, per architecture:
-/// real indexes repeat a handful of names thousands of times.
+/// real indexes repeat a handful of names thousands of times, and a hashed
+/// hit costs a fraction of a table lookup.
 #[derive(Default)]
 struct Lookups<'a> {
-    seen: Vec<(&'a str, &'a str, Option<FeatureId>)>,
+    by_arch: Vec<(&'a str, NameCache<'a>)>,
 }
+
+type NameCache<'a> = HashMap<&'a str, Option<FeatureId>, BuildHasherDefault<Fnv>>;
+
+/// Names in the cache per architecture: enough for every feature of the
+/// biggest family, small enough that a hostile index cannot grow it.
+const LOOKUP_CACHE: usize = 4096;
 
 impl<'a> Lookups<'a> {
     fn canonical(&mut self, table: FeatureTable, architecture: &'a str, name: &'a str) -> Option<FeatureId> {
-        if let Some((_, _, id)) = self.seen.iter().find(|(a, n, _)| *a == architecture && *n == name) {
+        let slot = match self.by_arch.iter().position(|(a, _)| *a == architecture) {
+            Some(i) => i,
+            None => {
+                self.by_arch.push((architecture, HashMap::default()));
+                self.by_arch.len() - 1
+            }
+        };
+        let cache = &mut self.by_arch[slot].1;
+        if let Some(id) = cache.get(name) {
             return *id;
         }
         let id = if Family::of(architecture).is_some() {
@@ -219,10 +255,28 @@ impl<'a> Lookups<'a> {
         } else {
             table.canonical(&normalize_arch(architecture, "").0, name)
         };
-        if self.seen.len() < 256 {
-            self.seen.push((architecture, name, id));
+        if cache.len() < LOOKUP_CACHE {
+            cache.insert(name, id);
         }
         id
+    }
+}
+
+/// FNV-1a: feature names are short and not attacker-chosen keys for a
+/// long-lived map (the cache lives for one selection and is bounded).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 
@@ -287,22 +341,22 @@ pub enum Mode {
 }
 
 /// Every entry's verdict and the compatible entries ranked (§4, §5).
-pub fn select(index: &Index, target: &Target, table: FeatureTable) -> Selection {
+pub fn select<E: Entries + ?Sized>(index: &E, target: &Target, table: FeatureTable) -> Selection {
     select_with(index, target, table, Mode::Features)
 }
 
 /// §6: what a runtime that ignores `features` (containerd, CRI-O, podman,
 /// skopeo today) picks: the best entry by platform alone.
-pub fn legacy_select(index: &Index, target: &Target) -> Selection {
+pub fn legacy_select<E: Entries + ?Sized>(index: &E, target: &Target) -> Selection {
     select_with(index, target, FeatureTable::builtin(), Mode::Legacy)
 }
 
-pub fn select_with(index: &Index, target: &Target, table: FeatureTable, mode: Mode) -> Selection {
+pub fn select_with<E: Entries + ?Sized>(index: &E, target: &Target, table: FeatureTable, mode: Mode) -> Selection {
     let prepared = Prepared::new(target);
     let mut lookups = Lookups::default();
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();
-    for entry in index.entries() {
+    for entry in (0..index.len()).filter_map(|i| index.entry(i)) {
         let mut reasons = Vec::new();
         let position = prepared.check_platform(&entry, &mut reasons);
         let feature_count = match (entry.platform, mode) {
@@ -325,7 +379,7 @@ pub fn select_with(index: &Index, target: &Target, table: FeatureTable, mode: Mo
 /// features; the most os.features (containerd's tie-break, see
 /// docs/semantics.md); the earliest position. A stable, total order.
 /// In legacy mode the CPU feature count is zero, which leaves containerd's order.
-fn rank(index: &Index, target: &Target, candidates: &mut [Candidate]) {
+fn rank<E: Entries + ?Sized>(index: &E, target: &Target, candidates: &mut [Candidate]) {
     let windows = target.platform.os == "windows";
     let os_version = |i: usize| index.entry(i).and_then(|e| e.platform).map_or("", |p| p.os_version);
     candidates.sort_by(|a, b| {
@@ -340,56 +394,112 @@ fn rank(index: &Index, target: &Target, candidates: &mut [Candidate]) {
     });
 }
 
-/// A descriptor summary for JSON output: the entry's own fields, as written.
-pub fn entry_json(entry: &Entry<'_>) -> Map<String, Value> {
-    let mut obj = Map::new();
-    obj.insert("index".into(), json!(entry.index));
-    obj.insert("digest".into(), json!(entry.digest));
-    obj.insert("mediaType".into(), json!(entry.media_type));
-    obj.insert("size".into(), json!(entry.size));
-    if let Some(p) = entry.platform {
-        obj.insert("platform".into(), Value::Object(p.raw.clone()));
+impl Selection {
+    /// §8's `select --format json` shape, as a `Value`.
+    pub fn to_json<E: Entries + ?Sized>(&self, index: &E, target: &Target) -> Value {
+        serde_json::to_value(self.report(index, target)).expect("a report always serializes")
     }
-    obj
+
+    /// §8's `select --format json` shape, serialized straight from the
+    /// index (a 20,000-entry report never exists as a `Value`).
+    pub fn report<'s, E: Entries + ?Sized>(&'s self, index: &'s E, target: &'s Target) -> Report<'s, E> {
+        Report { selection: self, index, target }
+    }
 }
 
-impl Selection {
-    /// §8's `select --format json` shape.
-    pub fn to_json(&self, index: &Index, target: &Target) -> Value {
-        let entry = |i: usize| index.entry(i).expect("selection indexes come from the index");
-        let selected = match self.selected() {
-            Some(i) => Value::Object(entry_json(&entry(i))),
-            None => Value::Null,
-        };
-        let candidates: Vec<Value> = self
-            .candidates
-            .iter()
-            .map(|c| {
-                let mut obj = entry_json(&entry(c.index));
-                obj.insert(
-                    "rank".into(),
-                    json!({
-                        "vectorPosition": c.vector_position,
-                        "features": c.feature_count,
-                    }),
-                );
-                Value::Object(obj)
-            })
-            .collect();
-        let rejected: Vec<Value> = self
-            .rejected
-            .iter()
-            .map(|r| {
-                let mut obj = entry_json(&entry(r.index));
-                obj.insert("reasons".into(), Value::Array(r.reasons.iter().map(Reason::to_json).collect()));
-                Value::Object(obj)
-            })
-            .collect();
-        json!({
-            "target": target.to_json(),
-            "selected": selected,
-            "candidates": candidates,
-            "rejected": rejected,
-        })
+/// See [`Selection::report`].
+pub struct Report<'s, E: ?Sized> {
+    selection: &'s Selection,
+    index: &'s E,
+    target: &'s Target,
+}
+
+impl<E: Entries + ?Sized> Serialize for Report<'_, E> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let entry = |i: usize| self.index.entry(i).expect("selection indexes come from the index");
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("target", &self.target.to_json())?;
+        map.serialize_entry(
+            "selected",
+            &self.selection.selected().map(|i| Described { entry: entry(i), extra: None }),
+        )?;
+        map.serialize_entry(
+            "candidates",
+            &Each(
+                self.selection
+                    .candidates
+                    .iter()
+                    .map(|c| Described { entry: entry(c.index), extra: Some(Extra::Rank(c)) }),
+            ),
+        )?;
+        map.serialize_entry(
+            "rejected",
+            &Each(
+                self.selection
+                    .rejected
+                    .iter()
+                    .map(|r| Described { entry: entry(r.index), extra: Some(Extra::Reasons(&r.reasons)) }),
+            ),
+        )?;
+        map.end()
+    }
+}
+
+/// A sequence written from an iterator (which `Serialize` needs to clone).
+struct Each<I>(I);
+
+impl<I: Iterator<Item = T> + Clone, T: Serialize> Serialize for Each<I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let items = self.0.clone();
+        let mut seq = s.serialize_seq(None)?;
+        for item in items {
+            seq.serialize_element(&item)?;
+        }
+        seq.end()
+    }
+}
+
+/// A descriptor summary: the entry's own fields as written, then what the
+/// selection says of it.
+struct Described<'a, 's> {
+    entry: Entry<'a>,
+    extra: Option<Extra<'s>>,
+}
+
+enum Extra<'s> {
+    Rank(&'s Candidate),
+    Reasons(&'s [Reason]),
+}
+
+impl Serialize for Described<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = &self.entry;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("index", &e.index)?;
+        map.serialize_entry("digest", e.digest)?;
+        map.serialize_entry("mediaType", e.media_type)?;
+        map.serialize_entry("size", &e.size)?;
+        if let Some(p) = &e.platform {
+            map.serialize_entry("platform", &p.raw)?;
+        }
+        match self.extra {
+            None => {}
+            Some(Extra::Rank(c)) => {
+                map.serialize_entry("rank", &Rank(c))?;
+            }
+            Some(Extra::Reasons(reasons)) => map.serialize_entry("reasons", reasons)?,
+        }
+        map.end()
+    }
+}
+
+struct Rank<'s>(&'s Candidate);
+
+impl Serialize for Rank<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("vectorPosition", &self.0.vector_position)?;
+        map.serialize_entry("features", &self.0.feature_count)?;
+        map.end()
     }
 }

@@ -281,7 +281,7 @@ pub fn add<S: AsRef<str>>(
     let names = canonical_features(table, &source, features)?;
     let last_of_group = index.entries().filter(|e| platform_key(e).as_ref() == Some(&key)).map(|e| e.index).max();
     let at = last_of_group.map_or(index.len(), |i| i + 1);
-    let mut entry = source.raw.clone();
+    let mut entry = index.raw_entry(source.index).expect("entries come from this index").clone();
     if let Some(platform) = entry.get_mut("platform").and_then(Value::as_object_mut) {
         platform.insert("features".into(), json!(names));
     }

@@ -380,11 +380,11 @@ pub(crate) fn legacy_pick(index: &Index, table: FeatureTable, group: &[&Analysed
     let upto = group.iter().position(|a| !a.needs_features()).map_or(group.len(), |f| f + 1);
     let manifests: Vec<Value> = group[..upto]
         .iter()
-        .filter_map(|a| index.entry(a.index))
-        .map(|e| {
+        .filter_map(|a| index.raw_entry(a.index))
+        .map(|raw| {
             let mut m = Map::new();
             for key in ["mediaType", "size", "digest", "platform"] {
-                if let Some(v) = e.raw.get(key) {
+                if let Some(v) = raw.get(key) {
                     m.insert(key.into(), v.clone());
                 }
             }

@@ -145,7 +145,8 @@ impl Source {
         SourceError { input: self.to_string(), problem, pointer: None }
     }
 
-    fn index_error(&self, e: IndexError) -> SourceError {
+    /// An index error, as read from this source (with its JSON pointer).
+    pub fn index_error(&self, e: IndexError) -> SourceError {
         let pointer = (e.kind == IndexErrorKind::Shape && !e.pointer.is_empty()).then(|| e.pointer.clone());
         SourceError { input: self.to_string(), problem: e.to_string(), pointer }
     }

@@ -16,6 +16,19 @@ pub fn print_json(value: &serde_json::Value) {
     print(&text);
 }
 
+/// Pretty JSON written as it is produced: a 20,000-entry report is
+/// never held in memory as text or as a `Value`.
+pub fn write_json(value: &impl serde::Serialize) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+    if written.is_err() {
+        // As in `print`: the reader went away.
+    }
+}
+
 /// Pad `cells` into aligned columns.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();

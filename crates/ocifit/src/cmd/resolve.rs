@@ -8,16 +8,17 @@ use crate::error::{Failure, Outcome};
 use crate::output;
 
 pub fn run(args: ResolveArgs) -> Outcome {
-    let super::select::Chosen { source, loaded, target, selection } = super::select::choose(&args.choose)?;
-    let Some(entry) = selection.selected().and_then(|i| loaded.index.entry(i)) else {
-        super::select::no_entry(&source, &target);
+    let read = super::select::read(&args.choose)?;
+    let (index, selection) = read.choose()?;
+    let Some(entry) = selection.selected().and_then(|i| index.entry(i)) else {
+        super::select::no_entry(&read.source, &read.target);
         return Ok(1);
     };
     let digest = Digest::parse(entry.digest)
-        .map_err(|e| Failure::bad(format!("{source}: entry {}: {e}", entry.index)))?
+        .map_err(|e| Failure::bad(format!("{}: entry {}: {e}", read.source, entry.index)))?
         .to_string();
     // A file has nothing to pin to: the digest alone.
-    let pinned = loaded.pin(&digest).unwrap_or(digest);
+    let pinned = read.pin(&digest).unwrap_or(digest);
     output::print(&format!("{pinned}\n"));
     Ok(0)
 }

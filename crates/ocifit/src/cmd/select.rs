@@ -1,31 +1,49 @@
 //! `ocifit select`: the best entry for a target, and why every other lost.
 
+use std::collections::HashMap;
+
 use ocifit_core::select::{Mode, select_with};
-use ocifit_core::{FeatureTable, Index, Selection, Target};
-use ocifit_source::{Digest, Loaded, Source};
-use serde_json::json;
+use ocifit_core::{FeatureTable, IndexView, Selection, Target};
+use ocifit_source::{Digest, Options, Resolved, Source};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::cli::{ChooseArgs, Format, SelectArgs};
 use crate::error::{Failure, Outcome};
 use crate::output;
 
-/// What `select` and `resolve` both do: build the target, read the index,
-/// select.
-pub struct Chosen {
+/// What `select` and `resolve` both read: the target and the index bytes.
+pub struct Read {
     pub source: Source,
-    pub loaded: Loaded,
+    pub bytes: Vec<u8>,
+    pub resolved: Option<Resolved>,
     pub target: Target,
-    pub selection: Selection,
+    pub mode: Mode,
 }
 
-pub fn choose(args: &ChooseArgs) -> Result<Chosen, Failure> {
-    let table = FeatureTable::builtin();
-    let target = super::target::build(&args.target, table)?;
+/// Build the target, then fetch the bytes (a bad target fails before any
+/// network request).
+pub fn read(args: &ChooseArgs) -> Result<Read, Failure> {
+    let target = super::target::build(&args.target, FeatureTable::builtin())?;
     let source = Source::parse(&args.source);
-    let loaded = source.load()?;
+    let (bytes, resolved) = source.read_with(&Options::current())?;
     let mode = if args.legacy { Mode::Legacy } else { Mode::Features };
-    let selection = select_with(&loaded.index, &target, table, mode);
-    Ok(Chosen { source, loaded, target, selection })
+    Ok(Read { source, bytes, resolved, target, mode })
+}
+
+impl Read {
+    /// Check the bytes as an index (read-only, see `IndexView`) and select.
+    pub fn choose(&self) -> Result<(IndexView<'_>, Selection), Failure> {
+        let index = IndexView::parse(&self.bytes).map_err(|e| self.source.index_error(e))?;
+        let selection = select_with(&index, &self.target, FeatureTable::builtin(), self.mode);
+        Ok((index, selection))
+    }
+
+    /// The pinned reference of an entry: `host/repo@digest` for a registry,
+    /// `oci:DIR@digest` for a layout, `None` for files.
+    pub fn pin(&self, entry_digest: &str) -> Option<String> {
+        self.resolved.as_ref().map(|r| format!("{}@{entry_digest}", r.name))
+    }
 }
 
 /// The one line both commands print when nothing runs on the target.
@@ -33,21 +51,34 @@ pub fn no_entry(source: &Source, target: &Target) {
     eprintln!("ocifit: {source}: no entry runs on {}", describe(target));
 }
 
+/// §8's shape plus where the index came from and how it was chosen.
+#[derive(Serialize)]
+struct Report<R: Serialize> {
+    #[serde(flatten)]
+    selection: R,
+    mode: &'static str,
+    source: Value,
+}
+
 pub fn run(args: SelectArgs) -> Outcome {
-    let Chosen { source, loaded, target, selection } = choose(&args.choose)?;
+    let read = read(&args.choose)?;
+    let (index, selection) = read.choose()?;
+    let Read { source, target, resolved, bytes, .. } = &read;
     match args.format {
         Format::Json => {
-            let mut doc = selection.to_json(&loaded.index, &target);
-            doc["mode"] = json!(if args.choose.legacy { "legacy" } else { "features" });
-            doc["source"] = match &loaded.resolved {
-                Some(r) => r.to_json(&source),
-                None => json!({"input": source.to_string(), "digest": Digest::sha256(&loaded.bytes).to_string()}),
+            let report = Report {
+                selection: selection.report(&index, target),
+                mode: if args.choose.legacy { "legacy" } else { "features" },
+                source: match resolved {
+                    Some(r) => r.to_json(source),
+                    None => json!({"input": source.to_string(), "digest": Digest::sha256(bytes).to_string()}),
+                },
             };
-            output::print_json(&doc);
+            output::write_json(&report);
         }
         Format::Text => {
-            let pinned = loaded.resolved.as_ref().and_then(|r| Some(format!("{}@{}", r.name, r.digest.as_ref()?)));
-            let mut out = text(&source, &loaded.index, &target, &selection, args.choose.legacy);
+            let pinned = resolved.as_ref().and_then(|r| Some(format!("{}@{}", r.name, r.digest.as_ref()?)));
+            let mut out = text(source, &index, target, &selection, args.choose.legacy);
             if let Some(p) = pinned {
                 // Where a tag pointed when it was read: `index:` then this line.
                 let at = out.find('\n').map_or(0, |i| i + 1);
@@ -60,7 +91,7 @@ pub fn run(args: SelectArgs) -> Outcome {
         Some(_) => Ok(0),
         None => {
             if args.format == Format::Text {
-                no_entry(&source, &target);
+                no_entry(source, target);
             }
             Ok(1)
         }
@@ -71,7 +102,7 @@ fn describe(target: &Target) -> String {
     format!("{} ({} features)", target.platform, target.features.len())
 }
 
-fn text(source: &Source, index: &Index, target: &Target, selection: &Selection, legacy: bool) -> String {
+fn text(source: &Source, index: &IndexView<'_>, target: &Target, selection: &Selection, legacy: bool) -> String {
     let mut out = String::new();
     out.push_str(&format!("index:    {source} ({} entries)\n", index.len()));
     out.push_str(&format!("target:   {}\n", describe(target)));
@@ -86,8 +117,9 @@ fn text(source: &Source, index: &Index, target: &Target, selection: &Selection, 
         None => out.push_str("selected: none\n"),
     }
     out.push('\n');
-    let rank: std::collections::HashMap<usize, usize> =
-        selection.candidates.iter().enumerate().map(|(r, c)| (c.index, r + 1)).collect();
+    let rank: HashMap<usize, usize> = selection.candidates.iter().enumerate().map(|(r, c)| (c.index, r + 1)).collect();
+    let reasons: HashMap<usize, &[ocifit_core::Reason]> =
+        selection.rejected.iter().map(|r| (r.index, r.reasons.as_slice())).collect();
     let rows: Vec<Vec<String>> = index
         .entries()
         .map(|e| {
@@ -111,13 +143,9 @@ fn text(source: &Source, index: &Index, target: &Target, selection: &Selection, 
             } else if let Some(r) = rank.get(&e.index) {
                 format!("compatible (rank {r})")
             } else {
-                let reasons = selection
-                    .rejected
-                    .iter()
-                    .find(|r| r.index == e.index)
-                    .map(|r| r.reasons.iter().map(|x| format!("{}: {x}", x.code())).collect::<Vec<_>>().join("; "))
-                    .unwrap_or_default();
-                format!("rejected: {reasons}")
+                let why = reasons.get(&e.index).copied().unwrap_or_default();
+                let why: Vec<String> = why.iter().map(|x| format!("{}: {x}", x.code())).collect();
+                format!("rejected: {}", why.join("; "))
             };
             vec![e.index.to_string(), platform, features, verdict]
         })
