@@ -282,6 +282,17 @@ impl<'a> Client<'a> {
             (404, _) if what == "manifest" => {
                 format!("unknown tag or digest {} in {}", r.manifest_reference(), r.name())
             }
+            // Distribution's answer to a valid token that lacks an action
+            // (`push`, usually): the credentials are fine, the grant is not.
+            (401, _) if reply.header("www-authenticate").is_some_and(|v| v.contains("insufficient_scope")) => {
+                let actions = self.scope.rsplit_once(':').map_or("", |(_, a)| a);
+                let whose =
+                    self.credential_origin.as_ref().map_or(String::new(), |o| format!(" for the credentials from {o}"));
+                format!(
+                    "{} did not grant {actions} on {}{whose} (HTTP 401, insufficient_scope)",
+                    r.registry, r.repository
+                )
+            }
             (401, _) => match &self.credential_origin {
                 Some(o) => format!("{} refused the credentials from {o} (HTTP 401)", r.registry),
                 None => format!(

@@ -170,3 +170,51 @@ fn push_by_digest_and_with_basic_auth() {
     assert!(run.stderr.contains("requires a user name and password"), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn push_with_bearer_tokens() {
+    let (r, server) = fixture::bearer();
+    let dir = temp_dir("index-edit-bearer");
+    let auth = dir.join("auth.json");
+    let token = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:{}", fixture::USER, fixture::PASSWORD),
+    );
+    std::fs::write(&auth, format!(r#"{{"auths":{{"{}":{{"auth":"{token}"}}}}}}"#, r.host())).unwrap();
+    let env = [("REGISTRY_AUTH_FILE", auth.as_path())];
+
+    let repo = "tokens/edit";
+    r.push_index(repo, "v1");
+    let source = format!("docker://{}/{repo}:v1", r.host());
+    let target = format!("docker://{}/{repo}:v2", r.host());
+    let before = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let out = dir.join("pushed.json");
+    let run = ocifit(
+        &["index", "remove", &source, "--entry", "2", "--push", &target, "-o", out.to_str().unwrap()],
+        &env,
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let digest = sha256(&std::fs::read(&out).unwrap());
+    assert_eq!(run.stdout, format!("{}/{repo}@{digest}\n", r.host()));
+    // One token for reading the source, one with `pull,push` for the target.
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst) - before, 2);
+    // The new tag reads back (with a pull token) as what was written.
+    let run = ocifit(&["select", &target, "--platform", "linux/amd64", "--format", "json"], &env, None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sel: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(sel["source"]["digest"], digest.as_str());
+
+    // A token without `push`: the registry refuses, nothing is tagged.
+    let repo = "readonly/app";
+    r.push_index(repo, "v1");
+    let source = format!("docker://{}/{repo}:v1", r.host());
+    let run = ocifit(&["index", "remove", &source, "--entry", "2", "--push", &format!("{source}-edited")], &env, None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("did not grant pull,push on readonly/app for the credentials from"), "{}", run.stderr);
+    assert!(run.stderr.contains("insufficient_scope"), "{}", run.stderr);
+    let run = ocifit(&["select", &format!("{source}-edited"), "--platform", "linux/amd64"], &env, None);
+    assert_eq!(run.code, 2, "the tag must not exist: {}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,6 @@
 //! A token server for the bearer-auth registry: checks `alice`'s password
 //! (basic auth on the token request) and answers with an ES256 JWT that
-//! grants the requested repository scope. The key and its self-signed
+//! grants the requested repository scope (but never `push` on `readonly/…`). The key and its self-signed
 //! certificate (the registry's `rootcertbundle`) come from `openssl`; the
 //! JWT names the key by its libtrust key ID (`kid`), which is how
 //! distribution 2.8 finds a trusted key.
@@ -79,10 +79,13 @@ impl TokenServer {
                 n.fetch_add(1, Ordering::SeqCst);
                 let auth = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str());
                 let scope = query_param(&line, "scope").unwrap_or_default();
-                let repo = scope.strip_prefix("repository:").and_then(|s| s.rsplit_once(':')).map(|(r, _)| r);
-                let (status, body) = match (auth, repo) {
-                    (Some(a), Some(repo)) if a == basic_header(USER, PASSWORD) => {
-                        (200, format!(r#"{{"token":"{}","expires_in":300}}"#, s.token(repo, &["pull"])))
+                let wanted = scope.strip_prefix("repository:").and_then(|s| s.rsplit_once(':'));
+                let (status, body) = match (auth, wanted) {
+                    (Some(a), Some((repo, actions))) if a == basic_header(USER, PASSWORD) => {
+                        // What was asked for, except that `readonly/…` is never pushable.
+                        let granted: Vec<&str> =
+                            actions.split(',').filter(|a| *a == "pull" || !repo.starts_with("readonly/")).collect();
+                        (200, format!(r#"{{"token":"{}","expires_in":300}}"#, s.token(repo, &granted)))
                     }
                     (Some(_), _) => (401, r#"{"details":"wrong password"}"#.to_string()),
                     (None, _) => (401, r#"{"details":"anonymous access is not allowed"}"#.to_string()),
