@@ -179,7 +179,7 @@ impl Loaded {
     /// The pinned reference of one of the index's entries: `host/repo@digest`
     /// for a registry, `oci:DIR@digest` for a layout, `None` for files.
     pub fn pin(&self, entry_digest: &str) -> Option<String> {
-        self.resolved.as_ref().map(|r| format!("{}@{entry_digest}", r.name))
+        self.resolved.as_ref().map(|r| r.pin(entry_digest))
     }
 }
 
@@ -203,6 +203,12 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// One of the index's entries, pinned: `host/repo@digest` for a
+    /// registry, `oci:DIR@digest` for a layout.
+    pub fn pin(&self, entry_digest: &str) -> String {
+        format!("{}@{entry_digest}", self.name)
+    }
+
     /// The `source` object of `select --format json`.
     pub fn to_json(&self, input: &Source) -> serde_json::Value {
         let mut obj = serde_json::Map::new();

@@ -42,7 +42,7 @@ impl Read {
     /// The pinned reference of an entry: `host/repo@digest` for a registry,
     /// `oci:DIR@digest` for a layout, `None` for files.
     pub fn pin(&self, entry_digest: &str) -> Option<String> {
-        self.resolved.as_ref().map(|r| format!("{}@{entry_digest}", r.name))
+        self.resolved.as_ref().map(|r| r.pin(entry_digest))
     }
 }
 
@@ -77,7 +77,7 @@ pub fn run(args: SelectArgs) -> Outcome {
             output::write_json(&report);
         }
         Format::Text => {
-            let pinned = resolved.as_ref().and_then(|r| Some(format!("{}@{}", r.name, r.digest.as_ref()?)));
+            let pinned = resolved.as_ref().and_then(|r| Some(r.pin(r.digest.as_ref()?)));
             let mut out = text(source, &index, target, &selection, args.choose.legacy);
             if let Some(p) = pinned {
                 // Where a tag pointed when it was read: `index:` then this line.
