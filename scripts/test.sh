@@ -9,8 +9,13 @@ export CARGO_TERM_COLOR=never
 
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
-# host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs)
+# host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
+# qemu-user, and a cross linker + C library for every non-x86 architecture
+# tested there (see `cross_targets` below)
 apt_packages+=(qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+apt_packages+=(gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross)
+apt_packages+=(gcc-s390x-linux-gnu libc6-dev-s390x-cross)
+apt_packages+=(gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -37,22 +42,38 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 # --- emulated CPUs for `ocifit host` -----------------------------------------
-# x86-64 models run the test build under qemu-x86_64; arm64 models need an
-# aarch64 build of ocifit, run under qemu-aarch64. Failing to get the rustup
-# target fails the run: these tests must not be skipped silently.
-if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  echo "test.sh: installing the rustup target aarch64-unknown-linux-gnu"
-  if ! rustup target add aarch64-unknown-linux-gnu; then
-    echo "test.sh: FAILED: cannot install the rustup target aarch64-unknown-linux-gnu," \
-      "which the emulated host-detection tests need" >&2
-    exit 1
+# x86-64 models run the test build under qemu-x86_64; every other
+# architecture needs a cross build of ocifit (debug, like the tests), run
+# under qemu-user with the Debian cross C library as its sysroot. Failing to
+# get a rustup target fails the run: these tests must not be skipped silently.
+# Each line: Rust target triple, Debian cross-gcc prefix (also the sysroot
+# /usr/PREFIX), the NAME of the OCIFIT_QEMU_NAME_BIN/_SYSROOT variables.
+cross_targets=(
+  "aarch64-unknown-linux-gnu aarch64-linux-gnu AARCH64"
+  "powerpc64le-unknown-linux-gnu powerpc64le-linux-gnu PPC64LE"
+  "s390x-unknown-linux-gnu s390x-linux-gnu S390X"
+  "riscv64gc-unknown-linux-gnu riscv64-linux-gnu RISCV64"
+)
+installed_targets="$(rustup target list --installed)"
+target_dir="$(realpath "${CARGO_TARGET_DIR:-target}")"
+for line in "${cross_targets[@]}"; do
+  read -r triple prefix name <<<"$line"
+  if ! grep -qx "$triple" <<<"$installed_targets"; then
+    echo "test.sh: installing the rustup target $triple"
+    if ! rustup target add "$triple"; then
+      echo "test.sh: FAILED: cannot install the rustup target $triple," \
+        "which the emulated host-detection tests need" >&2
+      exit 1
+    fi
   fi
-fi
-CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-  cargo build --quiet -p ocifit --target aarch64-unknown-linux-gnu
+  # The linker is the Debian cross gcc; the cc crate (ring, mimalloc) finds
+  # PREFIX-gcc by itself. Incremental: a no-op when nothing changed.
+  linker_var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$triple")_LINKER"
+  env "$linker_var=$prefix-gcc" cargo build --quiet -p ocifit --target "$triple"
+  export "OCIFIT_QEMU_${name}_BIN=$target_dir/$triple/debug/ocifit"
+  export "OCIFIT_QEMU_${name}_SYSROOT=/usr/$prefix"
+done
 export OCIFIT_QEMU_TESTS=1
-export OCIFIT_QEMU_AARCH64_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/aarch64-unknown-linux-gnu/debug/ocifit"
-export OCIFIT_QEMU_AARCH64_SYSROOT=/usr/aarch64-linux-gnu
 
 # --- tests ----------------------------------------------------------------------
 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
