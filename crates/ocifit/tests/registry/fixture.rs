@@ -450,3 +450,12 @@ pub fn read_head(stream: &mut TcpStream) -> Option<(String, Headers, Vec<u8>)> {
         .collect();
     Some((first, headers, raw))
 }
+
+/// A containers-auth.json in `dir` holding `user:password` for `registry`.
+pub fn auth_file(dir: &Path, name: &str, registry: &str, user: &str, password: &str) -> PathBuf {
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{user}:{password}"));
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::json!({"auths": {registry: {"auth": auth}}}).to_string()).unwrap();
+    path
+}

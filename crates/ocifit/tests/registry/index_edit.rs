@@ -138,12 +138,7 @@ fn push_by_digest_and_with_basic_auth() {
     let repo = "edit/private";
     let (_, entries) = r.push_index(repo, "v1");
     let dir = temp_dir("index-edit-auth");
-    let auth = dir.join("auth.json");
-    let token = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("{}:{}", fixture::USER, fixture::PASSWORD),
-    );
-    std::fs::write(&auth, format!(r#"{{"auths":{{"{}":{{"auth":"{token}"}}}}}}"#, r.host())).unwrap();
+    let auth = fixture::auth_file(&dir, "auth.json", &r.host(), fixture::USER, fixture::PASSWORD);
     let env = [("REGISTRY_AUTH_FILE", auth.as_path())];
     let source = format!("{}/{repo}:v1", r.host());
     // What the edit gives, to know its digest.
@@ -175,12 +170,7 @@ fn push_by_digest_and_with_basic_auth() {
 fn push_with_bearer_tokens() {
     let (r, server) = fixture::bearer();
     let dir = temp_dir("index-edit-bearer");
-    let auth = dir.join("auth.json");
-    let token = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("{}:{}", fixture::USER, fixture::PASSWORD),
-    );
-    std::fs::write(&auth, format!(r#"{{"auths":{{"{}":{{"auth":"{token}"}}}}}}"#, r.host())).unwrap();
+    let auth = fixture::auth_file(&dir, "auth.json", &r.host(), fixture::USER, fixture::PASSWORD);
     let env = [("REGISTRY_AUTH_FILE", auth.as_path())];
 
     let repo = "tokens/edit";

@@ -13,8 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use fixture::{PASSWORD, USER, anonymous, basic, bearer, ocifit, temp_dir};
+use fixture::{PASSWORD, USER, anonymous, auth_file, basic, bearer, ocifit, temp_dir};
 use serde_json::Value;
 use servers::{Action, Front};
 
@@ -449,14 +448,6 @@ fn redirect_to_another_host_carries_no_credentials() {
 }
 
 // --- basic auth ------------------------------------------------------------------
-
-fn auth_file(dir: &Path, name: &str, registry: &str, user: &str, password: &str) -> std::path::PathBuf {
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, serde_json::json!({"auths": {registry: {"auth": auth}}}).to_string()).unwrap();
-    path
-}
 
 #[test]
 fn basic_auth_from_every_credential_source() {
