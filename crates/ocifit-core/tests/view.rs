@@ -1,4 +1,5 @@
-//! `IndexView` (the fast read-only parser) against `Index` (the document):
+//! SEMANTICS §1 holds for both parsers: `IndexView` (the fast read-only
+//! parser, used by select and resolve) against `Index` (the document):
 //! on every input they must agree: the same error, or the same entries,
 //! the same selection and the same report. Table-driven for the cases that
 //! matter, then a property over generated odd documents.
@@ -219,7 +220,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Option<bool>)> {
 }
 
 #[test]
-fn view_agrees_with_index_on_every_case() {
+fn s1_read_only_view_agrees_with_index_on_every_case() {
     for (what, bytes, fast) in cases() {
         let took = std::panic::catch_unwind(|| agree(&bytes)).unwrap_or_else(|_| panic!("case {what:?}"));
         if let Some(fast) = fast {
@@ -229,7 +230,7 @@ fn view_agrees_with_index_on_every_case() {
 }
 
 #[test]
-fn view_errors_keep_their_pointer_and_kind() {
+fn s1_read_only_view_errors_name_the_pointer() {
     let err = IndexView::parse(&doc(&[entry(json!({"os": "linux", "architecture": "amd64", "features": [1]}))]))
         .err()
         .unwrap();
@@ -329,7 +330,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
-    fn view_agrees_with_index_on_generated_documents(
+    fn s1_read_only_view_agrees_with_index_on_generated_documents(
         entries in proptest::collection::vec(descriptor(), 0..5),
         escape in any::<bool>(),
         cut in proptest::option::of(0usize..400),
