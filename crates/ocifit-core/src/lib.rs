@@ -8,7 +8,7 @@
 //! - [`index`]: a lossless index model (the JSON document plus a checked
 //!   read view), and [`view`]: a faster read-only one for commands that
 //!   only read;
-//! - [`target`] and [`select`]: what we select for, and the matcher.
+//! - [`target`] and [`select`](mod@select): what we select for, and the matcher.
 //!
 //! The rules implemented are `SEMANTICS.md` (§1–6, §8); each function names
 //! the section it implements, and `docs/semantics.md` records the decisions
