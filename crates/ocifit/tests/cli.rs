@@ -192,3 +192,32 @@ fn explain_maps_aliases_to_the_canonical_name() {
     let text = out.stdout.clone();
     assert!(text.contains("CPUID.(EAX=0x7,ECX=0):EBX[5]") && text.contains("amd64/v3"), "{text}");
 }
+
+/// `select` reads through the fast read-only parser; where it declines
+/// (a repeated key) or decodes (escapes), the answer is the one `lint` and
+/// the editors read: the last `platform` wins, `\u0078` is `x`.
+#[test]
+fn s1_select_reads_odd_but_valid_indexes_as_the_document_does() {
+    let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let text = format!(
+        r#"{{"schemaVersion":2,"manifests":[
+          {{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"{a}",
+            "platform":{{"os":"linux","architecture":"arm64"}},
+            "platform":{{"os":"linux","architecture":"amd64"}}}},
+          {{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"{b}",
+            "platform":{{"os":"linux","architecture":"amd64","features":["av\u0078512f"]}}}}]}}"#,
+        a = digest('a'),
+        b = digest('b'),
+    );
+    let out = ocifit(&["select", "-", "--platform", "linux/amd64/v3", "--format", "json"], Some(text.as_bytes()));
+    assert_eq!(out.code, Some(0), "{}", stderr(&out));
+    let doc = out.json();
+    assert_eq!(doc["selected"]["digest"], digest('a'));
+    assert_eq!(doc["selected"]["platform"]["architecture"], "amd64");
+    assert_eq!(doc["rejected"][0]["reasons"][0]["code"], "feature-unsupported");
+    assert_eq!(doc["rejected"][0]["reasons"][0]["feature"], "avx512f");
+    let lint = ocifit(&["lint", "-", "--format", "json"], Some(text.as_bytes()));
+    let codes: Vec<String> =
+        lint.json()["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().into()).collect();
+    assert!(!codes.iter().any(|c| c == "feature-unknown"), "lint reads the escape as select does: {codes:?}");
+}
