@@ -370,7 +370,7 @@ fn check(document: &Value) -> Result<(), IndexError> {
 }
 
 /// Everything but the entries themselves; returns the entries.
-pub(crate) fn check_top(document: &Value) -> Result<&[Value], IndexError> {
+fn check_top(document: &Value) -> Result<&[Value], IndexError> {
     let top = document
         .as_object()
         .ok_or_else(|| shape("", format!("an index must be a JSON object, not {}", type_name(document))))?;

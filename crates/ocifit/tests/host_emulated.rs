@@ -143,7 +143,7 @@ const X86_MODELS: &[X86Model] = &[
 
 #[cfg(target_arch = "x86_64")]
 #[test]
-fn x86_64_models_under_qemu() {
+fn s7_x86_64_models_under_qemu() {
     let bin = std::env::var("OCIFIT_QEMU_X86_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ocifit").to_string());
     let table = ocifit_core::FeatureTable::builtin();
     for m in X86_MODELS {
@@ -214,7 +214,7 @@ const ARM_MODELS: &[ArmModel] = &[
 ];
 
 #[test]
-fn aarch64_models_under_qemu() {
+fn s7_aarch64_models_under_qemu() {
     let Some(c) = cross("qemu-aarch64", "AARCH64", "aarch64-unknown-linux-gnu", "aarch64-linux-gnu") else {
         return;
     };
@@ -428,7 +428,7 @@ const PPC_MODELS: &[HwcapModel] = &[
 ];
 
 #[test]
-fn ppc64le_models_under_qemu() {
+fn s7_ppc64le_models_under_qemu() {
     let Some(c) = cross("qemu-ppc64le", "PPC64LE", "powerpc64le-unknown-linux-gnu", "powerpc64le-linux-gnu") else {
         return;
     };
@@ -463,7 +463,7 @@ const S390X_MODELS: &[HwcapModel] = &[
 ];
 
 #[test]
-fn s390x_models_under_qemu() {
+fn s7_s390x_models_under_qemu() {
     let Some(c) = cross("qemu-s390x", "S390X", "s390x-unknown-linux-gnu", "s390x-linux-gnu") else {
         return;
     };
@@ -485,7 +485,7 @@ const RISCV_MODELS: &[HwcapModel] = &[
 ];
 
 #[test]
-fn riscv64_models_under_qemu() {
+fn s7_riscv64_models_under_qemu() {
     let Some(c) = cross("qemu-riscv64", "RISCV64", "riscv64gc-unknown-linux-gnu", "riscv64-linux-gnu") else {
         return;
     };
