@@ -27,7 +27,7 @@
 //!      "platform": {"os": "linux", "architecture": "amd64"}}]});
 //! let linter = Linter::new();
 //! let op = Op::Add { digest: digest.clone(), features: vec!["AVX2".into(), "bmi2".into()], variant: None };
-//! let edited = edit::apply(&linter, &doc, &op).unwrap();
+//! let edited = edit::apply(&linter, &doc, &op, false).unwrap();
 //! assert_eq!(edited.document["manifests"][1]["platform"]["features"], json!(["avx2", "bmi2"]));
 //! assert_eq!(edited.document["manifests"][1]["digest"], json!(digest));
 //! ```
@@ -90,6 +90,9 @@ pub enum Op {
     Remove { entry: usize },
     /// [`fix_order`].
     FixOrder,
+    /// [`insert`]: a new entry (a separately built image), complete with
+    /// its platform and features.
+    Insert { entry: Value },
 }
 
 /// The result of [`apply`].
@@ -107,8 +110,10 @@ pub struct Edited {
 }
 
 /// Run `op` on a copy of `document` and check the result with lint: a result
-/// with more lint errors of some code than the input had is refused.
-pub fn apply(linter: &Linter, document: &Value, op: &Op) -> Result<Edited, EditError> {
+/// with more lint errors of some code than the input had is refused, and so
+/// is one that leaves a platform without its fallback (the only entry that
+/// needs no CPU features removed or given features) unless `force`.
+pub fn apply(linter: &Linter, document: &Value, op: &Op, force: bool) -> Result<Edited, EditError> {
     let table = linter.table();
     let mut after = document.clone();
     let summary = match op {
@@ -116,6 +121,7 @@ pub fn apply(linter: &Linter, document: &Value, op: &Op) -> Result<Edited, EditE
         Op::SetFeatures { entry, features } => vec![set_features(&mut after, table, *entry, features.as_deref())?],
         Op::Remove { entry } => vec![remove(&mut after, *entry)?],
         Op::FixOrder => fix_order(&mut after, table)?,
+        Op::Insert { entry } => vec![insert(&mut after, entry.clone())?],
     };
     let changed = serde_json::to_string(document).ok() != serde_json::to_string(&after).ok();
     if !changed {
@@ -136,6 +142,15 @@ pub fn apply(linter: &Linter, document: &Value, op: &Op) -> Result<Edited, EditE
         return Err(refused(format!(
             "refused: the edited index would have lint errors the input does not have: {}{more}{hint}",
             shown.join("; ")
+        )));
+    }
+    if let Some(lost) = new_warnings.iter().find(|d| d.code == Code::NoFallback).filter(|_| !force) {
+        return Err(refused(format!(
+            "refused: {} would take away the only fallback of its platform ({}): runtimes that ignore \
+             features would then pick an entry that needs them and may crash with SIGILL (the hazard \
+             lint's unsafe-order names); add a fallback first, or pass --force",
+            summary.join("; "),
+            lost.message
         )));
     }
     Ok(Edited { document: after, summary, changed, new_warnings })
@@ -287,6 +302,28 @@ pub fn add<S: AsRef<str>>(
     }
     let summary = format!("added entry {at}: {digest} for {key} with features {}", names.join(", "));
     manifests(document).insert(at, Value::Object(entry));
+    Ok(summary)
+}
+
+/// Insert `entry` (a descriptor with a `platform`) right after the last
+/// entry of its platform group, as [`add`] places its copy, or at the end
+/// when the index has none of that platform.
+pub fn insert(document: &mut Value, entry: Value) -> Result<String, EditError> {
+    let index = view(document)?;
+    let probe = view(&json!({"schemaVersion": 2, "manifests": [entry]}))?;
+    let new = probe.entry(0).expect("one entry");
+    let Some(key) = platform_key(&new) else {
+        return Err(usage("the new entry has no platform".to_string()));
+    };
+    let features: Vec<&str> = new.platform.map(|p| p.features().collect()).unwrap_or_default();
+    let last_of_group = index.entries().filter(|e| platform_key(e).as_ref() == Some(&key)).map(|e| e.index).max();
+    let at = last_of_group.map_or(index.len(), |i| i + 1);
+    let summary = if features.is_empty() {
+        format!("added entry {at}: {} for {key} (a fallback: no features)", new.digest)
+    } else {
+        format!("added entry {at}: {} for {key} with features {}", new.digest, features.join(", "))
+    };
+    manifests(document).insert(at, entry);
     Ok(summary)
 }
 
@@ -480,15 +517,16 @@ mod tests {
         let op = Op::SetFeatures { entry: 0, features: Some(vec!["avx512f".into()]) };
         let mut with_second_fallback = doc();
         with_second_fallback["manifests"][2]["platform"] = json!({"architecture": "amd64", "os": "linux"});
-        let e = apply(&linter, &with_second_fallback, &op).unwrap_err();
+        let e = apply(&linter, &with_second_fallback, &op, false).unwrap_err();
         assert_eq!(e.kind, EditErrorKind::Refused);
         assert!(e.message.contains("unsafe-order") && e.message.contains("fix-order"), "{e}");
         // The same edit where it does no harm is made.
         let edited =
-            apply(&linter, &doc(), &Op::SetFeatures { entry: 2, features: Some(vec!["avx512f".into()]) }).unwrap();
+            apply(&linter, &doc(), &Op::SetFeatures { entry: 2, features: Some(vec!["avx512f".into()]) }, false)
+                .unwrap();
         assert!(edited.changed && edited.new_warnings.is_empty());
         // No change: reported as such.
-        let same = apply(&linter, &doc(), &Op::FixOrder).unwrap();
+        let same = apply(&linter, &doc(), &Op::FixOrder, false).unwrap();
         assert!(!same.changed);
     }
 

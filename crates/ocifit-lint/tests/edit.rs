@@ -282,7 +282,7 @@ proptest! {
             2 => Op::Remove { entry: i },
             _ => Op::FixOrder,
         };
-        if let Ok(edited) = edit::apply(&linter, &doc, &op) {
+        if let Ok(edited) = edit::apply(&linter, &doc, &op, true) {
             let count = |d: &Value, code: Code| linter.lint(d.clone()).iter()
                 .filter(|x| x.code == code && x.severity == ocifit_lint::Severity::Error).count();
             for code in Code::ALL {

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::digest::{Digest, shorten};
 
+pub mod copy;
 pub mod write;
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";

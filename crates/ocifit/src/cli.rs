@@ -42,7 +42,7 @@ pub enum Command {
     /// What this machine supports: platform, variant and CPU features, detected directly.
     #[command(after_help = HOST_HELP)]
     Host(HostArgs),
-    /// Edit an index without touching its images: add, set-features, remove, fix-order.
+    /// Create and edit indexes: create, add, set-features, remove, fix-order, push.
     #[command(subcommand)]
     Index(IndexCommand),
     /// Check images against a fleet of nodes: what each node selects, and which pairs cannot run.
@@ -398,10 +398,20 @@ Where the edited index goes:
   --in-place       for oci:DIR[:TAG]: the new index is stored as a blob and the tag's
                    entry of index.json points at it (atomic rename; other tags kept);
                    prints oci:DIR@DIGEST
-  --push REF       docker://REF: pushes only the index, after checking with HEAD that
-                   every manifest it lists is in REF's repository; prints REPO@DIGEST
+  --push REF       docker://REF: pushes the index, after checking with HEAD that every
+                   manifest it lists is in REF's repository; prints REPO@DIGEST.
+                   oci:DIR:TAG: stores it in that layout under TAG. Images given with
+                   --image are first copied there (a registry: mounted when on the same
+                   registry, else streamed)
+  --dry-run        with --push: also what would be mounted, copied and pushed
+  --force          allow an edit that leaves a platform without its fallback (the only
+                   entry that needs no CPU features removed or given features)
 
 Examples:
+  ocifit index create docker://registry.example.com/app:generic --push docker://registry.example.com/app:1.0
+  ocifit index add docker://registry.example.com/app:1.0 --image docker://registry.example.com/app:v3 \
+      --features x86-64-v3 --push docker://registry.example.com/app:1.0
+  ocifit index push index.json docker://registry.example.com/app:1.0
   ocifit index add index.json --digest sha256:… --features avx2,bmi2,fma
   ocifit index set-features oci:./layout:v1 --entry 2 --features avx512f --in-place
   ocifit index remove docker://registry.example.com/app:1.4 --entry 3 --push docker://registry.example.com/app:1.4-fixed
@@ -409,8 +419,13 @@ Examples:
 
 #[derive(Subcommand, Debug)]
 pub enum IndexCommand {
-    /// Add an entry: a copy of the entry with DIGEST (same image), with CPU features set,
-    /// placed after the last entry of its platform so the fallback stays first.
+    /// A new index from images: an index contributes its entries, an image manifest one
+    /// entry whose platform comes from its config; fallbacks first.
+    #[command(after_help = INDEX_HELP)]
+    Create(IndexCreateArgs),
+    /// Add an entry: a separately built image (--image), or a copy of the entry with DIGEST,
+    /// with CPU features set, placed after the last entry of its platform so the fallback
+    /// stays first.
     #[command(after_help = INDEX_HELP)]
     Add(IndexAddArgs),
     /// Set the CPU features of entry N (0-based), or --clear them.
@@ -423,11 +438,17 @@ pub enum IndexCommand {
     /// (lint's unsafe-order fix); nothing else moves.
     #[command(after_help = INDEX_HELP)]
     FixOrder(IndexFixOrderArgs),
+    /// Push an index file to docker://REF (or store it in oci:DIR:TAG) once every
+    /// manifest it lists is there.
+    #[command(after_help = INDEX_HELP)]
+    Push(IndexPushArgs),
 }
 
 impl IndexCommand {
     pub fn source(&self) -> &str {
         match self {
+            IndexCommand::Create(_) => "",
+            IndexCommand::Push(a) => &a.file,
             IndexCommand::Add(a) => &a.source,
             IndexCommand::SetFeatures(a) => &a.source,
             IndexCommand::Remove(a) => &a.source,
@@ -442,15 +463,58 @@ pub struct EditOutput {
     /// Write the edited index to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
-    /// Print a unified diff of the change instead of the index; write and push nothing.
-    #[arg(long, conflicts_with_all = ["output", "in_place", "push"])]
+    /// Print a unified diff of the change instead of the index, and what would be
+    /// written, copied and pushed; write and push nothing.
+    #[arg(long, conflicts_with = "output")]
     pub dry_run: bool,
     /// For oci:DIR[:TAG]: store the new index in the layout and point index.json at it, atomically.
     #[arg(long)]
     pub in_place: bool,
-    /// Push the new index to docker://REF (a tag or digest); the images must already be in that repository.
+    /// Push the new index to docker://REF (a tag or digest) or oci:DIR:TAG; images
+    /// given with --image are copied there first, the others must be there already.
     #[arg(long, value_name = "docker://REF")]
     pub push: Option<String>,
+    /// Make an edit that leaves a platform without its fallback (SIGILL hazard).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where a new index goes (`index create`).
+#[derive(Args, Debug)]
+pub struct CreateOutput {
+    /// Write the index to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Print the index, and what would be copied and pushed; write and push nothing.
+    #[arg(long, conflicts_with = "output")]
+    pub dry_run: bool,
+    /// Push to docker://REF (a tag or digest) or store in oci:DIR:TAG, after copying
+    /// every image there.
+    #[arg(long, value_name = "docker://REF")]
+    pub push: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexCreateArgs {
+    /// The images: docker://REF, a bare reference, oci:DIR[:TAG], or an index file
+    /// (whose images must already be where the index goes).
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    pub out: CreateOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexPushArgs {
+    /// The index: a JSON file, or - for stdin.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// docker://REF (a tag or digest) or oci:DIR:TAG.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// Say what would be pushed; push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -459,12 +523,18 @@ pub struct IndexAddArgs {
     #[arg(value_name = "SOURCE")]
     pub source: String,
     /// The image (manifest digest) the new entry points at; an entry with it must exist.
-    #[arg(long, value_name = "DIGEST")]
-    pub digest: String,
-    /// The CPU features the new entry requires (comma-separated; aliases allowed).
-    #[arg(long, value_name = "A,B", value_delimiter = ',', required = true)]
+    #[arg(long, value_name = "DIGEST", required_unless_present = "image", conflicts_with = "image")]
+    pub digest: Option<String>,
+    /// A separately built image: docker://REF, a bare reference or oci:DIR[:TAG]; its
+    /// platform comes from its config.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The CPU features the new entry requires (comma-separated; aliases and, with
+    /// --image, level names allowed). With --image and no --features: a fallback entry.
+    #[arg(long, value_name = "A,B|LEVEL", value_delimiter = ',', required_unless_present = "image")]
     pub features: Vec<String>,
-    /// Copy the entry with DIGEST of this variant, when DIGEST is listed for several.
+    /// With --digest: copy the entry of this variant, when DIGEST is listed for several.
+    /// With --image: the new entry's variant (instead of its config's).
     #[arg(long, value_name = "VARIANT")]
     pub variant: Option<String>,
     #[command(flatten)]

@@ -96,7 +96,7 @@ fn write_index_with(
 
 /// `value` serialized like `original`: pretty (2 spaces) when the original
 /// spans lines, compact otherwise; a final newline when it had one.
-fn in_style_of(original: &[u8], value: &Value) -> Vec<u8> {
+pub(super) fn in_style_of(original: &[u8], value: &Value) -> Vec<u8> {
     let body = original.strip_suffix(b"\n").unwrap_or(original);
     let mut out = if body.contains(&b'\n') {
         serde_json::to_vec_pretty(value).expect("a Value always serializes")
@@ -110,7 +110,7 @@ fn in_style_of(original: &[u8], value: &Value) -> Vec<u8> {
 }
 
 /// A blob under its digest, unless an intact copy is already there.
-fn store_blob(dir: &Path, digest: &Digest, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn store_blob(dir: &Path, digest: &Digest, bytes: &[u8]) -> std::io::Result<()> {
     let path = blob_path(dir, digest);
     if fs::read(&path).is_ok_and(|b| digest.matches(&b)) {
         return Ok(());
@@ -123,7 +123,7 @@ fn store_blob(dir: &Path, digest: &Digest, bytes: &[u8]) -> std::io::Result<()> 
 /// Replace `dir/name` atomically: a temporary file in `dir`, written and
 /// flushed, `before_commit`, rename, then the directory flushed. On any
 /// failure the temporary file is removed and `dir/name` is untouched.
-fn replace_file(
+pub(super) fn replace_file(
     dir: &Path,
     name: &str,
     bytes: &[u8],

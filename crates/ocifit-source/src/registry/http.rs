@@ -390,6 +390,94 @@ fn with_headers<B>(
     req
 }
 
+/// Streaming, for blobs copied between repositories (`registry/copy.rs`):
+/// bodies pass through without being held in memory.
+impl Http {
+    /// `GET url`, the body left unread: redirects followed as [`Http::send`]
+    /// does (credentials only to the first origin, no https to http);
+    /// connection failures retried before the body starts. Returns the
+    /// final status and the body reader (for a non-2xx status, the error
+    /// body, read up to [`ERROR_BODY_LIMIT`], is in the message).
+    pub fn open(&self, url: &str, authorization: Option<&str>) -> Result<Box<dyn Read + Send>, (u16, String)> {
+        let mut url = url.to_string();
+        let first_origin = origin(&url).ok_or_else(|| (0, format!("bad URL {url}")))?;
+        for _ in 0..=MAX_REDIRECTS {
+            let auth = authorization.filter(|_| origin(&url).as_ref() == Some(&first_origin));
+            let mut attempt = 0;
+            let response = loop {
+                let req = with_headers(self.agent.get(&url), &[], auth);
+                match req.call() {
+                    Ok(r) => break r,
+                    Err(e) => match self.transport_failure(&url, e) {
+                        Failure::Connect(_) if attempt < self.options.retries => {
+                            std::thread::sleep(self.options.retry_backoff * 2u32.pow(attempt));
+                            attempt += 1;
+                        }
+                        f => return Err((0, f.into_message())),
+                    },
+                }
+            };
+            let status = response.status().as_u16();
+            if matches!(status, 301 | 302 | 303 | 307 | 308) {
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| (status, format!("{url}: redirect without a Location")))?;
+                let next = resolve(&url, location)
+                    .ok_or_else(|| (status, format!("{url}: unusable redirect to {location:?}")))?;
+                let (scheme, authority) = origin(&next).ok_or_else(|| (status, format!("bad redirect URL {next}")))?;
+                if scheme == "http"
+                    && url.starts_with("https://")
+                    && !self.options.plain_http
+                    && !is_loopback_host(crate::reference::host_of(&authority))
+                {
+                    return Err((status, format!("{url}: refusing a redirect from https to plain http ({next})")));
+                }
+                url = next;
+                continue;
+            }
+            let mut reader = response.into_body().into_reader();
+            if !(200..300).contains(&status) {
+                let mut body = Vec::new();
+                let _ = (&mut reader).take(ERROR_BODY_LIMIT as u64).read_to_end(&mut body);
+                return Err((status, String::from_utf8_lossy(&body).into_owned()));
+            }
+            return Ok(Box::new(reader));
+        }
+        Err((0, format!("{url}: more than {MAX_REDIRECTS} redirects")))
+    }
+
+    /// `PUT url` with a body of `length` bytes streamed from `body` (a blob
+    /// upload); not retried, since the body cannot be replayed.
+    pub fn put_stream(
+        &self,
+        url: &str,
+        length: u64,
+        body: &mut dyn Read,
+        authorization: Option<&str>,
+    ) -> Result<Reply, String> {
+        let length_header = length.to_string();
+        let req = self
+            .agent
+            .put(url)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", &length_header);
+        let response = with_headers(req, &[], authorization)
+            .send(ureq::SendBody::from_reader(body))
+            .map_err(|e| self.transport_failure(url, e).into_message())?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+            .collect();
+        let mut reply_body = Vec::new();
+        let _ = response.into_body().into_reader().take(ERROR_BODY_LIMIT as u64).read_to_end(&mut reply_body);
+        Ok(Reply { status, headers, body: reply_body, url: url.to_string() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

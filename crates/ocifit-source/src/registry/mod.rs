@@ -28,6 +28,7 @@
 //! (`ocifit index … --push`) in [`push`].
 
 pub mod auth;
+pub mod copy;
 pub mod http;
 pub mod push;
 

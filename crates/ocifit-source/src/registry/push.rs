@@ -96,12 +96,12 @@ pub fn push_index(
 }
 
 impl Client<'_> {
-    fn manifest_url(&self, reference: &str) -> String {
+    pub(super) fn manifest_url(&self, reference: &str) -> String {
         format!("{}/v2/{}/manifests/{reference}", self.base, self.reference.repository)
     }
 
     /// HEAD: 200 yes, 404 no, anything else an error.
-    fn has_manifest(&self, digest: &Digest) -> Result<bool, String> {
+    pub(super) fn has_manifest(&self, digest: &Digest) -> Result<bool, String> {
         let url = self.manifest_url(&digest.to_string());
         let reply = self.http.send(
             Method::Head,
@@ -119,7 +119,18 @@ impl Client<'_> {
 
     fn put_manifest(&self, bytes: &[u8], media_type: &str, digest: &Digest) -> Result<(), String> {
         let target = self.reference.tag.clone().unwrap_or_else(|| digest.to_string());
-        let url = self.manifest_url(&target);
+        self.put_manifest_as(bytes, media_type, digest, &target)
+    }
+
+    /// `PUT` `bytes` (whose digest is `digest`) as `target`, a tag or digest.
+    pub(super) fn put_manifest_as(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        digest: &Digest,
+        target: &str,
+    ) -> Result<(), String> {
+        let url = self.manifest_url(target);
         let reply = self.http.send(
             Method::Put { content_type: media_type, body: bytes },
             &url,

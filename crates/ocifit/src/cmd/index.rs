@@ -1,6 +1,8 @@
-//! `ocifit index add|set-features|remove|fix-order`: edit an index's
-//! entries without touching its images (docs/editing.md).
+//! `ocifit index create|add|set-features|remove|fix-order|push`: make and
+//! edit indexes (docs/editing.md, docs/authoring.md).
 //!
+//! `create` and `add --image` assemble indexes from separately built images
+//! (`ocifit_author`: resolving images, copying them where the index goes).
 //! The edits are `ocifit_lint::edit` (pure, on the JSON document, refused
 //! when the result has a lint error the input has not); this file reads the
 //! SOURCE, and writes the result where asked: stdout, `-o FILE`, a diff
@@ -11,22 +13,35 @@
 
 use std::io::Write as _;
 
+use ocifit_author::image::Image;
+use ocifit_author::transfer::{self, Destination};
+use ocifit_core::{FeatureTable, Platform, Target};
 use ocifit_lint::Linter;
 use ocifit_lint::edit::{self, EditErrorKind, Edited, Op};
 use ocifit_source::layout::write::write_index;
-use ocifit_source::registry::push::{PushError, push_index};
-use ocifit_source::{Digest, Loaded, Options, Reference, Source};
+use ocifit_source::registry::push::PushError;
+use ocifit_source::{Digest, Loaded, Options, Source};
 use serde_json::Value;
 
-use crate::cli::{EditOutput, IndexCommand};
+use crate::cli::{EditOutput, IndexAddArgs, IndexCommand, IndexCreateArgs, IndexPushArgs};
 use crate::error::{Failure, Outcome};
 use crate::output;
 
 pub fn run(command: IndexCommand) -> Outcome {
+    let mut images = Vec::new();
     let (source, op, out) = match command {
-        IndexCommand::Add(a) => {
-            (a.source, Op::Add { digest: a.digest, features: a.features, variant: a.variant }, a.out)
+        IndexCommand::Create(a) => return create(a),
+        IndexCommand::Push(a) => return push(a),
+        IndexCommand::Add(a) if a.image.is_some() => {
+            let (image, op) = add_image(&a)?;
+            images.push(image);
+            (a.source, op, a.out)
         }
+        IndexCommand::Add(a) => (
+            a.source,
+            Op::Add { digest: a.digest.unwrap_or_default(), features: a.features, variant: a.variant },
+            a.out,
+        ),
         IndexCommand::SetFeatures(a) => {
             let features = if a.clear { None } else { Some(a.features) };
             (a.source, Op::SetFeatures { entry: a.entry, features }, a.out)
@@ -35,7 +50,8 @@ pub fn run(command: IndexCommand) -> Outcome {
         IndexCommand::FixOrder(a) => (a.source, Op::FixOrder, a.out),
     };
     let source = Source::parse(&source);
-    let push = out.push.as_deref().map(push_target).transpose()?;
+    let options = Options::current();
+    let push = out.push.as_deref().map(|p| push_target(p, &options)).transpose()?;
     if out.in_place && !matches!(source, Source::OciLayout { .. }) {
         return Err(Failure::bad(format!(
             "--in-place: {source} is not an OCI layout (oci:DIR[:TAG]); use -o FILE, or --push for a registry"
@@ -49,16 +65,36 @@ pub fn run(command: IndexCommand) -> Outcome {
         )));
     }
     let input = loaded.index.document();
-    let edited = edit::apply(&Linter::new(), input, &op).map_err(|e| Failure {
+    let edited = edit::apply(&Linter::new(), input, &op, out.force).map_err(|e| Failure {
         code: if e.kind == EditErrorKind::Refused { 1 } else { 2 },
         message: format!("{source}: {}", e.message),
     })?;
     let bytes = if edited.changed { edit::render(&edited.document) } else { loaded.bytes.clone() };
+    // Where images given with --image must be copied to: the push target,
+    // or the layout edited in place.
+    let copy_to = match (&push, &loaded.source) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Source::OciLayout { dir, tag }) if out.in_place => {
+            Some(Destination::Layout { dir: dir.clone(), tag: tag.clone().unwrap_or_default() })
+        }
+        _ => None,
+    };
 
     if out.dry_run {
         output::print(&diff(&source, input, &edited));
-        report(&edited);
+        if let Some(destination) = &copy_to {
+            transfer::make_available(&images, destination, &options, true, &mut |l| note(&l)).map_err(Failure::bad)?;
+        }
+        if let Some(p) = &push {
+            note(&format!("would push index {} as {}", Digest::sha256(&bytes), p.name()));
+        } else if out.in_place && edited.changed {
+            note(&format!("would store index {} in {}", Digest::sha256(&bytes), loaded.source));
+        }
+        report(&edited, true);
         return Ok(0);
+    }
+    if let Some(destination) = &copy_to {
+        transfer::make_available(&images, destination, &options, false, &mut |l| note(&l)).map_err(Failure::bad)?;
     }
     if let Some(path) = &out.output {
         std::fs::write(path, &bytes).map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
@@ -66,27 +102,183 @@ pub fn run(command: IndexCommand) -> Outcome {
     if out.in_place {
         in_place(&loaded, &bytes, edited.changed)?;
     }
-    if let Some(reference) = &push {
+    if let Some(destination) = &push {
         let media_type = media_type(&edited.document, &loaded);
-        let digest = push_index(reference, &bytes, &media_type, &Options::current()).map_err(|e| match e {
-            // Every missing digest is named (up to ten): longer than the usual one-line cut.
-            PushError::Missing { .. } => Failure { code: 2, message: format!("--push {}: {e}", push_arg(&out)) },
-            PushError::Other(_) => Failure::bad(format!("--push {}: {e}", push_arg(&out))),
-        })?;
-        output::print(&format!("{}@{digest}\n", reference.name()));
+        let pushed = write_to(destination, &bytes, &media_type, &options, push_arg(&out))?;
+        output::print(&format!("{pushed}\n"));
     }
     if out.output.is_none() && !out.in_place && push.is_none() {
         output::print(&String::from_utf8_lossy(&bytes));
     }
-    report(&edited);
+    report(&edited, false);
     Ok(0)
 }
 
+/// `index add --image`: the new entry, from the image's config, with the
+/// features asked for.
+fn add_image(a: &IndexAddArgs) -> Result<(Image, Op), Failure> {
+    let arg = a.image.as_deref().unwrap_or_default();
+    let options = Options::current();
+    let image = Image::resolve(arg, &options).map_err(Failure::bad)?;
+    let mut entries = image.entries(&options).map_err(Failure::bad)?;
+    if entries.len() != 1 {
+        return Err(Failure::bad(format!(
+            "--image {arg}: is an index with {} entries; name one image (its digest, or its own tag)",
+            entries.len()
+        )));
+    }
+    let mut entry = entries.remove(0);
+    let platform = entry.get_mut("platform").and_then(Value::as_object_mut).expect("made from a config");
+    if let Some(v) = &a.variant {
+        platform.insert("variant".into(), Value::from(v.as_str()));
+    }
+    if !a.features.is_empty() {
+        let names = entry_features(FeatureTable::builtin(), platform, &a.features)?;
+        platform.insert("features".into(), Value::from(names));
+    }
+    Ok((image, Op::Insert { entry }))
+}
+
+/// The canonical names an entry of `platform` lists for `--features`:
+/// parsed by the same parser as the target of `select` (so aliases and
+/// level names work alike), minus what the architecture guarantees anyway.
+fn entry_features(
+    table: FeatureTable,
+    platform: &serde_json::Map<String, Value>,
+    names: &[String],
+) -> Result<Vec<&'static str>, Failure> {
+    let field = |k: &str| platform.get(k).and_then(Value::as_str).unwrap_or_default();
+    let base = Target::guaranteed(&Platform::new(field("os"), field("architecture"), ""), table);
+    let mut wanted = base.clone();
+    wanted.add_named(table, names).map_err(|e| Failure::bad(format!("--features: {e}")))?;
+    let added: Vec<&'static str> =
+        wanted.features.iter().filter(|id| !base.features.contains(*id)).map(|id| id.feature().name).collect();
+    if added.is_empty() {
+        return Err(Failure::bad(format!(
+            "--features {}: every {} machine has these; the entry would be a fallback (leave --features out for that)",
+            names.join(","),
+            field("architecture")
+        )));
+    }
+    Ok(added)
+}
+
+/// `index create IMAGE... [OUTPUT]`.
+fn create(a: IndexCreateArgs) -> Outcome {
+    let options = Options::current();
+    let push = a.out.push.as_deref().map(|p| push_target(p, &options)).transpose()?;
+    // Every image is found before anything is written.
+    let mut images = Vec::new();
+    let mut entries = Vec::new();
+    for arg in &a.images {
+        let image = Image::resolve(arg, &options).map_err(Failure::bad)?;
+        entries.extend(image.entries(&options).map_err(Failure::bad)?);
+        images.push(image);
+    }
+    let created = ocifit_author::create(&Linter::new(), entries).map_err(|e| Failure {
+        code: if e.starts_with("refused") { 1 } else { 2 },
+        message: format!("index create: {e}"),
+    })?;
+    let bytes = edit::render(&created.document);
+    let would = if a.out.dry_run { "would " } else { "" };
+    if a.out.dry_run {
+        output::print(&String::from_utf8_lossy(&bytes));
+        if let Some(destination) = &push {
+            transfer::make_available(&images, destination, &options, true, &mut |l| note(&l)).map_err(Failure::bad)?;
+            note(&format!("would push index {} as {}", Digest::sha256(&bytes), destination.name()));
+        }
+    } else {
+        if let Some(path) = &a.out.output {
+            std::fs::write(path, &bytes)
+                .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
+        }
+        if let Some(destination) = &push {
+            transfer::make_available(&images, destination, &options, false, &mut |l| note(&l)).map_err(Failure::bad)?;
+            let arg = a.out.push.as_deref().unwrap_or_default();
+            output::print(&format!(
+                "{}\n",
+                write_to(destination, &bytes, ocifit_core::index::OCI_INDEX, &options, arg)?
+            ));
+        } else if a.out.output.is_none() {
+            output::print(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    for line in &created.summary {
+        note(&format!("{would}{}", if would.is_empty() { line.clone() } else { format!("list {line}") }));
+    }
+    for d in &created.warnings {
+        eprintln!("{}[{}] at {}: {}", d.severity, d.code, d.pointer, d.message);
+    }
+    Ok(0)
+}
+
+/// `index push FILE REF`.
+fn push(a: IndexPushArgs) -> Outcome {
+    let options = Options::current();
+    let source = Source::parse(&a.file);
+    let source = match source {
+        Source::File(_) | Source::Stdin => source,
+        _ => Source::File(a.file.clone().into()),
+    };
+    let loaded = source.load()?;
+    let destination = push_target(&a.reference, &options)?;
+    let errors: Vec<String> = Linter::new()
+        .lint(loaded.index.document().clone())
+        .into_iter()
+        .filter(|d| d.severity == ocifit_lint::Severity::Error)
+        .take(3)
+        .map(|d| format!("error[{}] at {}: {}", d.code, d.pointer, d.message))
+        .collect();
+    if !errors.is_empty() {
+        return Err(Failure {
+            code: 1,
+            message: format!("{source}: refused: the index has lint errors: {}", errors.join("; ")),
+        });
+    }
+    let media_type = media_type(loaded.index.document(), &loaded);
+    if a.dry_run {
+        let missing = transfer::missing_manifests(&destination, &loaded.bytes).map_err(Failure::bad)?;
+        if !missing.is_empty() {
+            return Err(Failure::bad(format!(
+                "{}: {} lacks {}; nothing would be pushed",
+                a.reference,
+                destination.name(),
+                missing.join(", ")
+            )));
+        }
+        note(&format!("would push index {} as {}", Digest::sha256(&loaded.bytes), destination.name()));
+        return Ok(0);
+    }
+    let pushed = write_to(&destination, &loaded.bytes, &media_type, &options, &a.reference)?;
+    output::print(&format!("{pushed}\n"));
+    Ok(0)
+}
+
+/// Store the index at the destination; `arg` is how the user named it.
+fn write_to(
+    destination: &Destination,
+    bytes: &[u8],
+    media_type: &str,
+    options: &Options,
+    arg: &str,
+) -> Result<String, Failure> {
+    transfer::write_index(destination, bytes, media_type, options).map_err(|e| match e {
+        // Every missing digest is named (up to ten): longer than the usual one-line cut.
+        PushError::Missing { .. } => Failure { code: 2, message: format!("--push {arg}: {e}") },
+        PushError::Other(_) => Failure::bad(format!("--push {arg}: {e}")),
+    })
+}
+
+fn note(line: &str) {
+    eprintln!("ocifit: {line}");
+}
+
 /// What changed, and any warning the edit added, on stderr (once the
-/// result is where it was asked to go).
-fn report(edited: &Edited) {
+/// result is where it was asked to go); in a dry run, what would change.
+fn report(edited: &Edited, dry_run: bool) {
     let mut err = std::io::stderr().lock();
     for line in &edited.summary {
+        let line = if dry_run { would(line) } else { line.clone() };
         let _ = writeln!(err, "ocifit: {line}");
     }
     for d in &edited.new_warnings {
@@ -94,17 +286,27 @@ fn report(edited: &Edited) {
     }
 }
 
-/// `--push docker://REF`: a reference with an explicit tag or digest.
-fn push_target(arg: &str) -> Result<Reference, Failure> {
-    let text = arg.strip_prefix("docker://").unwrap_or(arg);
-    let reference = Reference::parse(text).map_err(|e| Failure::bad(format!("--push {arg}: {e}")))?;
-    let last = text.rsplit('/').next().unwrap_or(text);
-    if !last.contains(':') && !text.contains('@') {
-        return Err(Failure::bad(format!(
-            "--push {arg}: name a tag or digest (docker://{text}:TAG); ocifit does not push to `latest` implicitly"
-        )));
+/// A summary line of an edit, as what a dry run would do: `added entry 3:
+/// …` becomes `would add entry 3: …`.
+fn would(line: &str) -> String {
+    for (done, to_do) in [("added ", "add "), ("removed ", "remove "), ("moved ", "move ")] {
+        if let Some(rest) = line.strip_prefix(done) {
+            return format!("would {to_do}{rest}");
+        }
     }
-    Ok(reference)
+    if let Some((what, names)) = line.split_once(": features set to ") {
+        return format!("would set the features of {what} to {names}");
+    }
+    if let Some(what) = line.strip_suffix(": features removed") {
+        return format!("would remove the features of {what}");
+    }
+    format!("would leave as is: {line}")
+}
+
+/// `--push docker://REF` (a reference with an explicit tag or digest) or
+/// `--push oci:DIR:TAG`.
+fn push_target(arg: &str, options: &Options) -> Result<Destination, Failure> {
+    Destination::parse(arg, options).map_err(|e| Failure::bad(format!("--push {e}")))
 }
 
 fn push_arg(out: &EditOutput) -> &str {

@@ -1,0 +1,138 @@
+//! Authoring feature indexes from separately built images: `ocifit index
+//! create` and `ocifit index add --image` (docs/authoring.md).
+//!
+//! An author builds one program several times (`-march=x86-64`,
+//! `-march=x86-64-v3`, …), pushes each build as its own image, and wants
+//! one index: the generic build first, the specialised builds after it
+//! with the CPU features they need. This crate
+//!
+//! - resolves IMAGE arguments ([`image::Image`]: a registry reference, an
+//!   OCI layout, or an index file) and turns each into index entries — an
+//!   index contributes its entries, a single image manifest one entry whose
+//!   `platform` comes from its config;
+//! - composes a new index from them ([`create`]), checked by lint;
+//! - makes every image available where the index is written
+//!   ([`transfer`]: cross-repository mounts, streamed blob copies, layout
+//!   blob copies) and writes the index there.
+//!
+//! Editing an existing index (adding an entry at the right place, the lint
+//! guard) is `ocifit_lint::edit`, which `index add --image` uses too; it
+//! lives beside lint because it *is* lint's platform grouping and reorder.
+
+#![forbid(unsafe_code)]
+
+pub mod image;
+pub mod transfer;
+
+use ocifit_core::index::OCI_INDEX;
+use ocifit_lint::Linter;
+use ocifit_lint::diagnostic::{Diagnostic, Severity};
+use ocifit_lint::edit;
+use serde_json::{Value, json};
+
+/// A new index, as [`create`] made it.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub document: Value,
+    /// One line per entry (for stderr).
+    pub summary: Vec<String>,
+    /// Lint warnings of the new index (it is written; the user should hear).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A new OCI index listing `entries` in the order given, exact duplicates
+/// dropped, then fallbacks moved before the entries of their platform that
+/// need CPU features (lint's unsafe-order fix), so the generic entry comes
+/// first. Refused when lint finds an error in the result.
+pub fn create(linter: &Linter, entries: Vec<Value>) -> Result<Created, String> {
+    if entries.is_empty() {
+        return Err("no images given".into());
+    }
+    let mut unique: Vec<Value> = Vec::new();
+    for e in entries {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    let mut document = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": unique});
+    let moved = edit::fix_order(&mut document, linter.table()).map_err(|e| e.message)?;
+    let diagnostics = linter.lint(document.clone());
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .take(3)
+        .map(|d| format!("error[{}] at {}: {}", d.code, d.pointer, d.message))
+        .collect();
+    if !errors.is_empty() {
+        return Err(format!("refused: the new index would not lint clean: {}", errors.join("; ")));
+    }
+    let mut summary: Vec<String> = document["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, e)| {
+            format!("entry {i}: {} for {}", e["digest"].as_str().unwrap_or_default(), describe(&e["platform"]))
+        })
+        .collect();
+    summary.extend(moved);
+    let warnings = diagnostics.into_iter().filter(|d| d.severity != Severity::Error).collect();
+    Ok(Created { document, summary, warnings })
+}
+
+/// `linux/amd64/v3 (os.version …) with features avx2, bmi2`.
+fn describe(platform: &Value) -> String {
+    let field = |k: &str| platform.get(k).and_then(Value::as_str).unwrap_or_default();
+    let mut text = [field("os"), field("architecture"), field("variant")]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    if text.is_empty() {
+        text = "no platform".into();
+    }
+    if !field("os.version").is_empty() {
+        text.push_str(&format!(" (os.version {})", field("os.version")));
+    }
+    let features: Vec<&str> =
+        platform.get("features").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    if !features.is_empty() {
+        text.push_str(&format!(" with features {}", features.join(", ")));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u8, features: &[&str]) -> Value {
+        let mut platform = json!({"os": "linux", "architecture": "amd64"});
+        if !features.is_empty() {
+            platform["features"] = json!(features);
+        }
+        json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10 + n as u64,
+               "digest": format!("sha256:{}", format!("{n:x}").repeat(64).get(..64).unwrap()), "platform": platform})
+    }
+
+    #[test]
+    fn create_puts_the_fallback_first_and_drops_exact_duplicates() {
+        let linter = Linter::new();
+        let v3 = entry(2, &["avx2", "bmi2"]);
+        let generic = entry(1, &[]);
+        let created = create(&linter, vec![v3.clone(), generic.clone(), v3.clone()]).unwrap();
+        assert_eq!(created.document["manifests"], json!([generic, v3]));
+        assert_eq!(created.document["mediaType"], OCI_INDEX);
+        assert!(created.summary[0].starts_with("entry 0: ") && created.summary[0].ends_with("for linux/amd64"));
+    }
+
+    #[test]
+    fn create_refuses_what_does_not_lint_clean() {
+        let linter = Linter::new();
+        let mut bad = entry(1, &[]);
+        bad["size"] = json!(-1);
+        let e = create(&linter, vec![bad]).unwrap_err();
+        assert!(e.starts_with("refused: the new index would not lint clean: error["), "{e}");
+        assert_eq!(create(&linter, vec![]).unwrap_err(), "no images given");
+    }
+}

@@ -1,0 +1,245 @@
+//! Making images available where an index is written, then writing it.
+//!
+//! For every image from another place than the destination, each blob and
+//! manifest it needs ([`crate::image::Contents`]) is checked for and, when
+//! missing, brought over: into a registry repository by cross-repository
+//! mount when the image is on the same registry, else by a streamed copy;
+//! into a layout by a streamed copy into its blob directory. Manifests go
+//! after their blobs, the index last, so a reader never finds an index
+//! whose images are not all there.
+
+use std::path::PathBuf;
+
+use ocifit_core::index::{OCI_INDEX, OCI_MANIFEST};
+use ocifit_source::layout::copy as layout;
+use ocifit_source::registry::copy::{BlobOutcome, Repository};
+use ocifit_source::registry::push::{PushError, push_index};
+use ocifit_source::{Digest, Options, Reference};
+
+use crate::image::{Image, Place, same_dir};
+
+/// Where a new index goes (`--push`).
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// `docker://REF`, REF with a tag or digest.
+    Registry { reference: Reference, repository: Repository },
+    /// `oci:DIR:TAG`.
+    Layout { dir: PathBuf, tag: String },
+}
+
+impl Destination {
+    /// Parse `--push docker://REF` or `--push oci:DIR:TAG`. A registry
+    /// reference must name a tag or digest (ocifit never pushes to an
+    /// implicit `latest`); a layout needs the tag.
+    pub fn parse(arg: &str, options: &Options) -> Result<Destination, String> {
+        if let Some(rest) = arg.strip_prefix("oci:") {
+            let slash = rest.rfind('/').map_or(0, |i| i + 1);
+            return match rest[slash..].rfind(':') {
+                Some(colon) if colon + 1 < rest.len() - slash => Ok(Destination::Layout {
+                    dir: rest[..slash + colon].into(),
+                    tag: rest[slash + colon + 1..].to_string(),
+                }),
+                _ => Err(format!("{arg}: name the tag to write (oci:DIR:TAG)")),
+            };
+        }
+        let text = arg.strip_prefix("docker://").unwrap_or(arg);
+        let reference = Reference::parse(text).map_err(|e| format!("{arg}: {e}"))?;
+        let last = text.rsplit('/').next().unwrap_or(text);
+        if !last.contains(':') && !text.contains('@') {
+            return Err(format!(
+                "{arg}: name a tag or digest (docker://{text}:TAG); ocifit does not push to `latest` implicitly"
+            ));
+        }
+        let repository = Repository::new(&reference, options);
+        Ok(Destination::Registry { reference, repository })
+    }
+
+    /// `registry/repository:tag` or `oci:DIR:TAG`.
+    pub fn name(&self) -> String {
+        match self {
+            Destination::Registry { reference, .. } => reference.to_string(),
+            Destination::Layout { dir, tag } => format!("oci:{}:{tag}", dir.display()),
+        }
+    }
+
+    fn holds(&self, place: &Place) -> bool {
+        match (self, place) {
+            (Destination::Registry { repository, .. }, Place::Registry(r)) => repository.name() == r.name(),
+            (Destination::Layout { dir, .. }, Place::Layout(d)) => same_dir(dir, d),
+            _ => false,
+        }
+    }
+}
+
+/// One line of what was (or, in a dry run, would be) done.
+pub type Log<'a> = &'a mut dyn FnMut(String);
+
+/// Bring every image that is not already in `destination` over (or, with
+/// `dry_run`, only say what would be brought). Images in the destination
+/// itself and index files (which have no blobs) are skipped here: the
+/// registry push checks that every entry is there, and [`write_index`]
+/// does for a layout.
+pub fn make_available(
+    images: &[Image],
+    destination: &Destination,
+    options: &Options,
+    dry_run: bool,
+    log: Log<'_>,
+) -> Result<(), String> {
+    let would = if dry_run { "would " } else { "" };
+    if let Destination::Layout { dir, .. } = destination {
+        if !dry_run {
+            layout::init(dir).map_err(|e| format!("oci:{}: {e}", dir.display()))?;
+        }
+    }
+    // Everything is read and planned before anything is written: a missing
+    // blob or manifest stops the command with nothing written.
+    let mut plans = Vec::new();
+    for image in images.iter().filter(|i| !destination.holds(&i.place) && !matches!(i.place, Place::File(_))) {
+        plans.push((image, image.contents(options)?));
+    }
+    for (image, contents) in &plans {
+        for blob in &contents.blobs {
+            match destination {
+                Destination::Registry { repository, .. } => {
+                    let from = match &image.place {
+                        Place::Registry(r) => Some(r),
+                        _ => None,
+                    };
+                    if dry_run {
+                        if !repository.has_blob(&blob.digest)? {
+                            log(describe_blob(would, blob, from, repository, &image.place));
+                        }
+                        continue;
+                    }
+                    let mut open = || open_blob(&image.place, &blob.digest);
+                    match repository.put_blob(&blob.digest, blob.size, from, &mut open)? {
+                        BlobOutcome::Present => {}
+                        BlobOutcome::Mounted => {
+                            log(format!("mounted blob {} from {}", blob.digest, image.place.name()))
+                        }
+                        BlobOutcome::Copied => log(format!(
+                            "copied blob {} ({} bytes) from {}",
+                            blob.digest,
+                            blob.size,
+                            image.place.name()
+                        )),
+                    }
+                }
+                Destination::Layout { dir, .. } => {
+                    if layout::has_blob(dir, &blob.digest, Some(blob.size)) {
+                        continue;
+                    }
+                    log(format!("{would}copy blob {} ({} bytes) from {}", blob.digest, blob.size, image.place.name()));
+                    if !dry_run {
+                        let mut reader = open_blob(&image.place, &blob.digest)?;
+                        layout::put_blob(dir, &blob.digest, blob.size, &mut reader)
+                            .map_err(|e| format!("oci:{}: {e}", dir.display()))?;
+                    }
+                }
+            }
+        }
+        for manifest in &contents.manifests {
+            let media_type = if manifest.media_type.is_empty() {
+                if manifest.bytes.windows(11).any(|w| w == b"\"manifests\"") { OCI_INDEX } else { OCI_MANIFEST }
+            } else {
+                &manifest.media_type
+            };
+            match destination {
+                Destination::Registry { repository, .. } => {
+                    if repository.has_manifest(&manifest.digest)? {
+                        continue;
+                    }
+                    log(format!("{would}push manifest {} to {}", manifest.digest, repository.name()));
+                    if !dry_run {
+                        repository.put_manifest(&manifest.bytes, media_type, &manifest.digest.to_string())?;
+                    }
+                }
+                Destination::Layout { dir, .. } => {
+                    if layout::has_blob(dir, &manifest.digest, Some(manifest.bytes.len() as u64)) {
+                        continue;
+                    }
+                    log(format!("{would}copy manifest {} into oci:{}", manifest.digest, dir.display()));
+                    if !dry_run {
+                        layout::put_small_blob(dir, &manifest.digest, &manifest.bytes)
+                            .map_err(|e| format!("oci:{}: {e}", dir.display()))?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe_blob(
+    would: &str,
+    blob: &crate::image::Blob,
+    from: Option<&Repository>,
+    to: &Repository,
+    place: &Place,
+) -> String {
+    match from.filter(|f| f.registry() == to.registry()) {
+        Some(f) => format!(
+            "{would}mount blob {} from {} (or copy it, {} bytes, if the registry declines)",
+            blob.digest,
+            f.name(),
+            blob.size
+        ),
+        None => format!("{would}copy blob {} ({} bytes) from {}", blob.digest, blob.size, place.name()),
+    }
+}
+
+fn open_blob(place: &Place, digest: &Digest) -> Result<Box<dyn std::io::Read + Send>, String> {
+    match place {
+        Place::Registry(r) => r.open_blob(digest),
+        Place::Layout(dir) => {
+            layout::open_blob(dir, digest).map(|f| Box::new(f) as _).map_err(|e| format!("oci:{}: {e}", dir.display()))
+        }
+        Place::File(path) => Err(format!("{}: a file holds no blob {digest}", path.display())),
+    }
+}
+
+/// Write the index to the destination: `PUT` to the registry (after `HEAD`
+/// checks that every entry is there), or a blob and a tag in the layout.
+/// Returns `registry/repository@digest` or `oci:DIR@digest`.
+pub fn write_index(
+    destination: &Destination,
+    bytes: &[u8],
+    media_type: &str,
+    options: &Options,
+) -> Result<String, PushError> {
+    match destination {
+        Destination::Registry { reference, .. } => {
+            push_index(reference, bytes, media_type, options).map(|d| format!("{}@{d}", reference.name()))
+        }
+        Destination::Layout { dir, tag } => {
+            // Every manifest the index lists must be there, else the index would be broken in it.
+            let missing = missing_manifests(destination, bytes).map_err(PushError::Other)?;
+            if !missing.is_empty() {
+                return Err(PushError::Missing { repository: format!("oci:{}", dir.display()), digests: missing });
+            }
+            layout::tag_index(dir, tag, bytes, media_type)
+                .map(|d| format!("oci:{}@{d}", dir.display()))
+                .map_err(|e| PushError::Other(format!("oci:{}: {e}", dir.display())))
+        }
+    }
+}
+
+/// The manifests `index` lists that `destination` lacks (read-only: `HEAD`
+/// requests, or blob files in a layout).
+pub fn missing_manifests(destination: &Destination, index: &[u8]) -> Result<Vec<String>, String> {
+    let doc: serde_json::Value = serde_json::from_slice(index).map_err(|e| format!("the index is not JSON: {e}"))?;
+    let mut missing = Vec::new();
+    for entry in doc.get("manifests").and_then(serde_json::Value::as_array).into_iter().flatten() {
+        let digest = entry.get("digest").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let digest = Digest::parse(digest).map_err(|e| format!("the index lists {e}"))?;
+        let present = match destination {
+            Destination::Registry { repository, .. } => repository.has_manifest(&digest)?,
+            Destination::Layout { dir, .. } => layout::has_blob(dir, &digest, None),
+        };
+        if !present && !missing.contains(&digest.to_string()) {
+            missing.push(digest.to_string());
+        }
+    }
+    Ok(missing)
+}
