@@ -14,6 +14,8 @@ use serde_json::{Map, Value, json};
 const MAX_NESTING: usize = 4;
 
 /// Where an image's manifests and blobs are.
+// One per IMAGE argument: the size difference costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Place {
     Registry(Repository),

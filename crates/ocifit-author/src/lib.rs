@@ -55,7 +55,12 @@ pub fn create(linter: &Linter, entries: Vec<Value>) -> Result<Created, String> {
         }
     }
     let mut document = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": unique});
-    let moved = edit::fix_order(&mut document, linter.table()).map_err(|e| e.message)?;
+    // A document lint cannot read as an index is not reordered; lint names its errors below.
+    let moved = match edit::fix_order(&mut document, linter.table()) {
+        Ok(moved) => moved,
+        Err(e) if e.kind == edit::EditErrorKind::Refused => return Err(e.message),
+        Err(_) => Vec::new(),
+    };
     let diagnostics = linter.lint(document.clone());
     let errors: Vec<String> = diagnostics
         .iter()

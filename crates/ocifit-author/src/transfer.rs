@@ -19,6 +19,8 @@ use ocifit_source::{Digest, Options, Reference};
 use crate::image::{Image, Place, same_dir};
 
 /// Where a new index goes (`--push`).
+// One per IMAGE argument: the size difference costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Destination {
     /// `docker://REF`, REF with a tag or digest.

@@ -145,12 +145,12 @@ pub fn apply(linter: &Linter, document: &Value, op: &Op, force: bool) -> Result<
         )));
     }
     if let Some(lost) = new_warnings.iter().find(|d| d.code == Code::NoFallback).filter(|_| !force) {
+        let platform = lost.message.split(" has no fallback").next().unwrap_or_default();
         return Err(refused(format!(
-            "refused: {} would take away the only fallback of its platform ({}): runtimes that ignore \
-             features would then pick an entry that needs them and may crash with SIGILL (the hazard \
-             lint's unsafe-order names); add a fallback first, or pass --force",
-            summary.join("; "),
-            lost.message
+            "refused: {} would leave {platform} without its only fallback (an entry that needs no CPU \
+             features): runtimes that ignore features would pick an entry that needs them and may crash \
+             with SIGILL; add a fallback first, or pass --force",
+            summary.join("; ")
         )));
     }
     Ok(Edited { document: after, summary, changed, new_warnings })

@@ -93,8 +93,10 @@ fn output_file_dry_run_and_stdin() {
     std::fs::write(&path, index_text()).unwrap();
     let p = path.to_str().unwrap();
     let out = dir.join("out.json");
+    // Entry 1 is the only linux/arm64 entry: giving it features needs --force.
+    let out_arg = out.to_str().unwrap();
     let run =
-        ocifit(&["index", "set-features", p, "--entry", "1", "--features", "sve2", "-o", out.to_str().unwrap()], None);
+        ocifit(&["index", "set-features", p, "--entry", "1", "--features", "sve2", "-o", out_arg, "--force"], None);
     ok(&run);
     assert_eq!(run.stdout, "");
     let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
@@ -316,7 +318,9 @@ fn in_place_on_an_untagged_layout_rewrites_index_json() {
     std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     std::fs::write(dir.join("index.json"), index_text()).unwrap();
     let arg = format!("oci:{}", dir.display());
-    let run = ocifit(&["index", "set-features", &arg, "--entry", "0", "--features", "avx2", "--in-place"], None);
+    // Entry 0 is the only linux/amd64 entry: giving it features needs --force.
+    let run =
+        ocifit(&["index", "set-features", &arg, "--entry", "0", "--features", "avx2", "--in-place", "--force"], None);
     ok(&run);
     assert_eq!(run.stdout, "");
     let doc: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();

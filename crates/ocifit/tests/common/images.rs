@@ -63,7 +63,8 @@ pub fn build_image(dir: &Path, tag: &str, marker: &str, os: &str, architecture: 
     config_desc["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
     let mut layer_desc = put_blob(dir, &layer);
     layer_desc["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar");
-    let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": [layer_desc]});
+    let manifest =
+        json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": [layer_desc]});
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
     let mut desc = put_blob(dir, &manifest_bytes);
     desc["mediaType"] = json!(OCI_MANIFEST);

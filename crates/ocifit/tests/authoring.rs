@@ -1,0 +1,249 @@
+//! `ocifit index create`, `index add --image` and `index push` into OCI
+//! layouts, end to end: three builds of one program (generic, v3, v4; one
+//! in another layout), assembled into one index in a new layout, selected
+//! per target, and copied by skopeo. Also the dry run, a missing image
+//! (nothing written) and the only-fallback guard. (Registries:
+//! tests/registry/authoring.rs.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+mod common;
+#[path = "common/images.rs"]
+mod images;
+use common::{Run, ocifit};
+use images::{build_image, marker_in_layout};
+use serde_json::Value;
+
+/// What -march=x86-64-v3 adds to the x86-64 baseline, and -march=x86-64-v4 to that.
+const V3: &str = "cx16,popcnt,sse3,ssse3,sse4.1,sse4.2,lahf_lm,avx,avx2,bmi1,bmi2,f16c,fma,lzcnt,movbe,xsave";
+const V4: &str = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl";
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, Some(0), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ocifit-authoring-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn oci(dir: &Path, tag: &str) -> String {
+    format!("oci:{}:{tag}", dir.display())
+}
+
+struct Builds {
+    dir: PathBuf,
+    other: PathBuf,
+    generic: String,
+    v3: String,
+    v4: String,
+}
+
+/// The three builds: generic and v3 in one layout, v4 in another.
+fn builds(root: &Path) -> Builds {
+    let dir = root.join("builds");
+    let other = root.join("other-builds");
+    let generic = build_image(&dir, "generic", "built with -march=x86-64", "linux", "amd64");
+    let v3 = build_image(&dir, "v3", "built with -march=x86-64-v3", "linux", "amd64");
+    let v4 = build_image(&other, "v4", "built with -march=x86-64-v4", "linux", "amd64");
+    Builds { dir, other, generic, v3, v4 }
+}
+
+fn selected(index: &str, platform: &str) -> String {
+    let run = ocifit(&["select", index, "--platform", platform, "--format", "json"], None);
+    ok(&run);
+    run.json()["selected"]["digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn authoring_into_a_layout_end_to_end() {
+    let root = temp("e2e");
+    let b = builds(&root);
+    let release = root.join("release");
+    let run = ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &oci(&release, "1.0")], None);
+    ok(&run);
+    assert!(run.stdout.starts_with(&format!("oci:{}@sha256:", release.display())), "{}", run.stdout);
+    let run = ocifit(
+        &[
+            "index",
+            "add",
+            &oci(&release, "1.0"),
+            "--image",
+            &oci(&b.dir, "v3"),
+            "--features",
+            V3,
+            "--push",
+            &oci(&release, "1.0"),
+        ],
+        None,
+    );
+    ok(&run);
+    assert!(run.stderr.contains("copy blob") && run.stderr.contains("added entry 1"), "{}", run.stderr);
+    let run = ocifit(
+        &[
+            "index",
+            "add",
+            &oci(&release, "1.0"),
+            "--image",
+            &oci(&b.other, "v4"),
+            "--features",
+            &format!("{V3},{V4}"),
+            "--in-place",
+        ],
+        None,
+    );
+    ok(&run);
+    let index = oci(&release, "1.0");
+    // The generic build first, then the specialised ones; lint clean.
+    let lint = ocifit(&["lint", &index], None);
+    assert_eq!(lint.code, Some(0), "{}{}", lint.stdout, lint.stderr);
+    for (platform, want, marker) in [
+        ("linux/amd64", &b.generic, "built with -march=x86-64"),
+        ("linux/amd64/v3", &b.v3, "built with -march=x86-64-v3"),
+        ("linux/amd64/v4", &b.v4, "built with -march=x86-64-v4"),
+    ] {
+        let got = selected(&index, platform);
+        assert_eq!(&got, want, "{platform}");
+        // Everything the image needs is in the release layout itself.
+        assert_eq!(marker_in_layout(&release, &got), marker, "{platform}");
+    }
+    // Other tools can copy the result: skopeo takes every image along.
+    images_require("skopeo");
+    let copy = root.join("copy");
+    let out = Command::new("skopeo").args(["copy", "--all", &index, &oci(&copy, "1.0")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn images_require(tool: &str) {
+    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    assert!(found, "{tool} is not installed: scripts/test.sh installs it (apt)");
+}
+
+#[test]
+fn dry_run_says_what_would_be_copied_and_writes_nothing() {
+    let root = temp("dry");
+    let b = builds(&root);
+    let release = root.join("release");
+    let run = ocifit(
+        &[
+            "index",
+            "create",
+            &oci(&b.dir, "generic"),
+            &oci(&b.other, "v4"),
+            "--dry-run",
+            "--push",
+            &oci(&release, "1.0"),
+        ],
+        None,
+    );
+    ok(&run);
+    // The final document on stdout.
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["manifests"][0]["digest"], b.generic.as_str());
+    assert_eq!(doc["manifests"][1]["digest"], b.v4.as_str());
+    for needle in
+        ["would copy blob", &format!("would copy manifest {}", b.v4), "would push index sha256:", "would list entry 0"]
+    {
+        assert!(run.stderr.contains(needle), "{needle:?} not in {}", run.stderr);
+    }
+    assert!(!release.exists(), "a dry run wrote {}", release.display());
+    // An edit's dry run: a diff, and "would add".
+    ok(&ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &oci(&release, "1.0")], None));
+    let before = std::fs::read(release.join("index.json")).unwrap();
+    let run = ocifit(
+        &[
+            "index",
+            "add",
+            &oci(&release, "1.0"),
+            "--image",
+            &oci(&b.dir, "v3"),
+            "--features",
+            "avx2",
+            "--dry-run",
+            "--push",
+            &oci(&release, "1.0"),
+        ],
+        None,
+    );
+    ok(&run);
+    assert!(run.stdout.contains("+        \"features\": ["), "{}", run.stdout);
+    assert!(run.stderr.contains("would add entry 1") && run.stderr.contains("would copy blob"), "{}", run.stderr);
+    assert_eq!(std::fs::read(release.join("index.json")).unwrap(), before);
+    assert!(!release.join("blobs/sha256").join(&b.v3[7..]).exists());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_missing_image_is_named_and_nothing_is_written() {
+    let root = temp("missing");
+    let b = builds(&root);
+    let release = root.join("release");
+    let missing = oci(&b.dir, "v5");
+    let run = ocifit(&["index", "create", &oci(&b.dir, "generic"), &missing, "--push", &oci(&release, "1.0")], None);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("image {missing}: no tag \"v5\"")), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(!release.exists());
+    // A manifest file has no blobs: refused, naming it.
+    let file = root.join("manifest.json");
+    std::fs::copy(b.dir.join("blobs/sha256").join(&b.generic[7..]), &file).unwrap();
+    let run = ocifit(&["index", "create", file.to_str().unwrap()], None);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("a manifest file has no blobs"), "{}", run.stderr);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// docs/editing.md: removing or giving features to the only fallback of a
+/// platform is refused (exit 1) unless --force.
+#[test]
+fn s14_15_the_only_fallback_is_kept_unless_forced() {
+    let root = temp("fallback");
+    let b = builds(&root);
+    let release = root.join("release");
+    let index = oci(&release, "1.0");
+    ok(&ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &index], None));
+    let v3 = oci(&b.dir, "v3");
+    ok(&ocifit(&["index", "add", &index, "--image", &v3, "--features", "avx2", "--push", &index], None));
+    let out = root.join("out.json");
+    for args in [vec!["remove", "--entry", "0"], vec!["set-features", "--entry", "0", "--features", "avx2"]] {
+        let mut full = vec!["index", args[0], &index];
+        full.extend(&args[1..]);
+        full.extend(["-o", out.to_str().unwrap()]);
+        let run = ocifit(&full, None);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("only fallback") && run.stderr.contains("--force"), "{}", run.stderr);
+        assert!(!out.exists());
+        full.push("--force");
+        ok(&ocifit(&full, None));
+        std::fs::remove_file(&out).unwrap();
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn push_a_file_into_a_layout_once_its_images_are_there() {
+    let root = temp("push");
+    let b = builds(&root);
+    let file = root.join("index.json");
+    let run =
+        ocifit(&["index", "create", &oci(&b.dir, "generic"), &oci(&b.dir, "v3"), "-o", file.to_str().unwrap()], None);
+    ok(&run);
+    // Into the layout that holds the images: fine.
+    let run = ocifit(&["index", "push", file.to_str().unwrap(), &oci(&b.dir, "1.0")], None);
+    ok(&run);
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(run.stdout, format!("oci:{}@{}\n", b.dir.display(), images::sha256(&bytes)));
+    assert_eq!(selected(&oci(&b.dir, "1.0"), "linux/amd64"), b.generic);
+    // Into one that lacks them: refused, listing them.
+    let run = ocifit(&["index", "push", file.to_str().unwrap(), &oci(&b.other, "1.0")], None);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains(&b.generic) && run.stderr.contains(&b.v3), "{}", run.stderr);
+    let run = ocifit(&["index", "push", file.to_str().unwrap(), &oci(&b.other, "1.0"), "--dry-run"], None);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("nothing would be pushed"), "{}", run.stderr);
+    std::fs::remove_dir_all(&root).unwrap();
+}
