@@ -1,5 +1,6 @@
 //! Tiny single-platform images, built by the tests into OCI layouts: one
-//! uncompressed layer holding a marker file (`/marker`, saying which build
+//! gzip layer (as registries hold them; `gzip -n`, so builds repeat
+//! byte for byte) holding a marker file (`/marker`, saying which build
 //! it is), a config with the platform, a manifest, a tag in `index.json`.
 //! Shared by the layout and registry authoring tests.
 #![allow(dead_code)]
@@ -56,13 +57,14 @@ fn put_blob(dir: &Path, bytes: &[u8]) -> Value {
 pub fn build_image(dir: &Path, tag: &str, marker: &str, os: &str, architecture: &str) -> String {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let layer = tar_with("marker", format!("{marker}\n").as_bytes());
+    let tar = tar_with("marker", format!("{marker}\n").as_bytes());
+    let layer = gzip(&tar, "-n");
     let config = json!({"architecture": architecture, "os": os,
-        "config": {"Cmd": ["/marker"]}, "rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]}});
+        "config": {"Cmd": ["/marker"]}, "rootfs": {"type": "layers", "diff_ids": [sha256(&tar)]}});
     let mut config_desc = put_blob(dir, &serde_json::to_vec(&config).unwrap());
     config_desc["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
     let mut layer_desc = put_blob(dir, &layer);
-    layer_desc["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar");
+    layer_desc["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip");
     let manifest =
         json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": [layer_desc]});
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
@@ -86,11 +88,30 @@ pub fn marker_in_layout(dir: &Path, digest: &str) -> String {
     let blob = |d: &str| std::fs::read(dir.join("blobs/sha256").join(&d[7..])).unwrap();
     let manifest: Value = serde_json::from_slice(&blob(digest)).unwrap();
     let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
-    marker_in_tar(&layer)
+    marker_in_layer(&layer)
 }
 
-/// The content of the first file of an uncompressed tar.
-pub fn marker_in_tar(tar: &[u8]) -> String {
+/// `gzip FLAG` over `bytes` (`-n`: compress without name and time; `-d`: decompress).
+pub fn gzip(bytes: &[u8], flag: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .args([flag, "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(out.status.success(), "gzip {flag} failed");
+    out.stdout
+}
+
+/// The content of the first file of a gzip layer.
+pub fn marker_in_layer(layer: &[u8]) -> String {
+    let tar = gzip(layer, "-d");
     let size = usize::from_str_radix(std::str::from_utf8(&tar[124..135]).unwrap().trim_matches('\0'), 8).unwrap();
     String::from_utf8_lossy(&tar[512..512 + size]).trim().to_string()
 }

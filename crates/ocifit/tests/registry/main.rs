@@ -4,7 +4,10 @@
 //! failure mode of the issue — each exits 2 with a clear message or
 //! succeeds as it should.
 
+mod authoring;
 mod fixture;
+#[path = "../common/images.rs"]
+mod images;
 mod index_edit;
 mod servers;
 mod token;

@@ -1,0 +1,255 @@
+//! Authoring against real registries (Debian's docker-registry on
+//! loopback): docs/authoring.md run command by command — three builds (and
+//! an arm64 one) made by the test as OCI layouts, pushed by skopeo as
+//! separate tags (one in another repository, one on another registry),
+//! assembled by `index create` and `index add --image`, selected per
+//! target, copied by `skopeo copy --all` — with the access logs showing
+//! the cross-repository mount and the cross-registry copy. Also the dry
+//! run and a missing image: nothing is written.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::fixture::{self, Registry, anonymous, ocifit, temp_dir};
+use crate::images::{build_image, marker_in_layer, sha256};
+
+/// The commands of the `sh` blocks of docs/authoring.md, continuation
+/// lines joined, comments dropped.
+fn doc_commands() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/authoring.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") {
+            in_sh = trimmed == "```sh";
+            continue;
+        }
+        if !in_sh || trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let code = trimmed.split(" #").next().unwrap_or_default().trim_end();
+        match code.strip_suffix('\\') {
+            Some(start) => pending.push_str(start),
+            None => {
+                pending.push_str(code);
+                commands.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    commands
+}
+
+/// One doc command with the example hosts made real and relative layout
+/// paths put under `root`.
+fn localize(command: &str, main: &str, ci: &str, root: &Path) -> Vec<String> {
+    command
+        .replace("registry.example.com/", &format!("{main}/walkthrough/"))
+        .replace("ci.example.com/", &format!("{ci}/walkthrough/"))
+        .split_whitespace()
+        .map(|word| match word.strip_prefix("oci:") {
+            Some(rest) => format!("oci:{}/{rest}", root.display()),
+            None if word == "index.json" => root.join(word).display().to_string(),
+            None => word.to_string(),
+        })
+        .collect()
+}
+
+fn skopeo(args: &[&str]) {
+    fixture::require("skopeo");
+    let out = Command::new("skopeo")
+        .arg("--insecure-policy")
+        .arg(args[0])
+        .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+        .args(&args[1..])
+        .output()
+        .expect("skopeo");
+    assert!(out.status.success(), "skopeo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn selected(reference: &str, platform: &str) -> String {
+    let run = ocifit(&["select", reference, "--platform", platform, "--format", "json"], &[], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    doc["selected"]["digest"].as_str().unwrap().to_string()
+}
+
+/// GET a blob's bytes.
+fn blob(r: &Registry, repo: &str, digest: &str) -> Vec<u8> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    let mut resp = agent.get(format!("http://{}/v2/{repo}/blobs/{digest}", r.host())).call().unwrap();
+    resp.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap()
+}
+
+fn marker(r: &Registry, repo: &str, manifest: &str) -> String {
+    let m: Value = serde_json::from_slice(&blob_manifest(r, repo, manifest)).unwrap();
+    marker_in_layer(&blob(r, repo, m["layers"][0]["digest"].as_str().unwrap()))
+}
+
+fn blob_manifest(r: &Registry, repo: &str, digest: &str) -> Vec<u8> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    let mut resp = agent
+        .get(format!("http://{}/v2/{repo}/manifests/{digest}", r.host()))
+        .header("Accept", fixture::MANIFEST)
+        .call()
+        .unwrap();
+    resp.body_mut().read_to_vec().unwrap()
+}
+
+/// Wait for the access log to show `needle` (lines are written after responses).
+fn logged(r: &Registry, needle: &str) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(3) {
+        if r.log_text().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// docs/authoring.md, every `sh` command, in order; then what it promises.
+#[test]
+fn doc_walkthrough_runs() {
+    let main = anonymous();
+    let ci = Registry::start("ci", None);
+    let root = temp_dir("walkthrough");
+    // What the doc's buildah commands make: the builds as OCI layouts.
+    let builds = root.join("builds");
+    build_image(&builds, "generic", "built with -march=x86-64", "linux", "amd64");
+    build_image(&builds, "v3", "built with -march=x86-64-v3", "linux", "amd64");
+    build_image(&builds, "v4", "built with -march=x86-64-v4", "linux", "amd64");
+    build_image(&builds, "arm64", "built for arm64", "linux", "arm64");
+
+    let commands = doc_commands();
+    assert!(commands.len() >= 15, "docs/authoring.md lost its commands: {commands:?}");
+    for command in &commands {
+        let args = localize(command, &main.host(), &ci.host(), &root);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match args[0] {
+            "skopeo" => skopeo(&args[1..]),
+            "ocifit" => {
+                let run = ocifit(&args[1..], &[], None);
+                assert_eq!(run.code, 0, "{command}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
+                if args.contains(&"--dry-run") {
+                    assert!(run.stderr.contains("would "), "{command}: {}", run.stderr);
+                }
+            }
+            other => panic!("docs/authoring.md runs {other}, which this test does not know"),
+        }
+    }
+
+    // The promises of step 5: each target gets its build, and the build's
+    // layers are in walkthrough/app itself.
+    let index = format!("docker://{}/walkthrough/app:1.0", main.host());
+    for (platform, want) in [
+        ("linux/amd64", "built with -march=x86-64"),
+        ("linux/amd64/v3", "built with -march=x86-64-v3"),
+        ("linux/amd64/v4", "built with -march=x86-64-v4"),
+        ("linux/arm64", "built for arm64"),
+    ] {
+        let digest = selected(&index, platform);
+        assert_eq!(marker(main, "walkthrough/app", &digest), want, "{platform}");
+    }
+    let v4 = selected(&format!("docker://{}/walkthrough/app-builds:v4", main.host()), "linux/amd64");
+    assert_eq!(selected(&index, "linux/amd64/v4"), v4);
+    // The v4 build's blobs were mounted from app-builds; the arm64 build's
+    // copied from the other registry (read there, uploaded here).
+    let mount = "\"POST /v2/walkthrough/app/blobs/uploads/?mount=sha256%3A";
+    assert!(logged(main, mount), "no mount in the access log:\n{}", main.log_text());
+    let mounted = main.log_text().lines().filter(|l| l.contains(mount)).map(str::to_string).collect::<Vec<_>>();
+    assert!(
+        !mounted.is_empty() && mounted.iter().all(|l| l.contains("&from=walkthrough%2Fapp-builds HTTP/1.1\" 201 ")),
+        "mounts not from app-builds, or not 201 Created: {mounted:#?}"
+    );
+    let arm = selected(&index, "linux/arm64");
+    let arm_manifest: Value = serde_json::from_slice(&blob_manifest(main, "walkthrough/app", &arm)).unwrap();
+    let arm_layer = arm_manifest["layers"][0]["digest"].as_str().unwrap();
+    assert!(logged(&ci, &format!("\"GET /v2/walkthrough/app/blobs/{arm_layer} HTTP/1.1\" 200")), "{}", ci.log_text());
+    assert!(logged(main, "\"PUT /v2/walkthrough/app/blobs/uploads/"), "{}", main.log_text());
+    // The dry run pushed nothing: the 1.0-generic-only tag does not exist.
+    assert_eq!(
+        ocifit(&["select", &format!("docker://{}/walkthrough/app:1.0-generic-only", main.host())], &[], None).code,
+        2
+    );
+
+    // skopeo takes the whole index along.
+    let copy = root.join("copy");
+    skopeo(&["copy", "--all", &index, &format!("oci:{}:1.0", copy.display())]);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn dry_run_pushes_nothing_and_says_would() {
+    let r = anonymous();
+    let root = temp_dir("author-dry");
+    let builds = root.join("builds");
+    build_image(&builds, "generic", "generic", "linux", "amd64");
+    build_image(&builds, "v3", "v3", "linux", "amd64");
+    let host = r.host();
+    skopeo(&["copy", &format!("oci:{}:generic", builds.display()), &format!("docker://{host}/dry/app:generic")]);
+    skopeo(&["copy", &format!("oci:{}:v3", builds.display()), &format!("docker://{host}/dry/builds:v3")]);
+    // Writes to dry/… (other tests share the registry); the log settles first.
+    let writes = || {
+        let log = r.log_text();
+        log.lines().filter(|l| l.contains("\"PUT /v2/dry/") || l.contains("\"POST /v2/dry/")).count()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before = writes();
+    let run = ocifit(
+        &[
+            "index",
+            "create",
+            &format!("docker://{host}/dry/app:generic"),
+            &format!("docker://{host}/dry/builds:v3"),
+            "--dry-run",
+            "--push",
+            &format!("docker://{host}/dry/app:1.0"),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["manifests"].as_array().unwrap().len(), 2);
+    for needle in [
+        "would mount blob sha256:",
+        &format!("from {host}/dry/builds"),
+        &format!("would push manifest {}", doc["manifests"][1]["digest"].as_str().unwrap()),
+        &format!("would push index {} as {host}/dry/app:1.0", sha256(run.stdout.as_bytes())),
+    ] {
+        assert!(run.stderr.contains(needle), "{needle:?} not in {}", run.stderr);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(writes(), before, "a dry run wrote to the registry");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_missing_image_is_named_and_nothing_is_pushed() {
+    let r = anonymous();
+    let root = temp_dir("author-missing");
+    let builds = root.join("builds");
+    build_image(&builds, "generic", "generic", "linux", "amd64");
+    let host = r.host();
+    skopeo(&["copy", &format!("oci:{}:generic", builds.display()), &format!("docker://{host}/missing/app:generic")]);
+    let target = format!("docker://{host}/missing/app:1.0");
+    let generic = format!("docker://{host}/missing/app:generic");
+    let missing = format!("docker://{host}/missing/app:v5");
+    for args in [
+        vec!["index", "create", &generic, &missing, "--push", &target],
+        vec!["index", "add", &generic, "--image", &missing, "--features", "avx2", "--push", &target],
+    ] {
+        let run = ocifit(&args, &[], None);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        let named = format!("image {missing}: no manifest v5 in {host}/missing/app");
+        assert!(run.stderr.contains(&named), "{}", run.stderr);
+        assert_eq!(ocifit(&["select", &target], &[], None).code, 2, "1.0 was pushed");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
