@@ -531,6 +531,50 @@ mod tests {
     }
 
     #[test]
+    fn insert_goes_after_its_platform_group_or_last() {
+        let entry = |n: u8, platform: Value| json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 9, "digest": d(n), "platform": platform});
+        // (new entry's platform, where it lands, summary)
+        let cases = [
+            (json!({"os": "linux", "architecture": "amd64", "features": ["avx512f"]}), 3, "with features avx512f"),
+            (json!({"os": "linux", "architecture": "x86_64"}), 3, "(a fallback: no features)"),
+            (json!({"os": "linux", "architecture": "arm64", "features": ["sve"]}), 2, "with features sve"),
+            (json!({"os": "linux", "architecture": "riscv64"}), 3, "for linux/riscv64"),
+        ];
+        for (platform, at, said) in cases {
+            let mut doc = doc();
+            let new = entry(7, platform.clone());
+            let summary = insert(&mut doc, new.clone()).unwrap();
+            assert_eq!(doc["manifests"][at], new, "{platform}");
+            assert!(summary.starts_with(&format!("added entry {at}: {}", d(7))) && summary.contains(said), "{summary}");
+            assert_eq!(doc["subject"], json!({"x": 1}));
+        }
+        let e = insert(&mut doc(), json!({"mediaType": "x", "size": 1, "digest": d(7)})).unwrap_err();
+        assert_eq!(e.message, "the new entry has no platform");
+    }
+
+    /// Issue 14 item 15: removing or giving features to the only fallback of
+    /// a platform is refused unless forced; with another fallback it is fine.
+    #[test]
+    fn s14_15_the_only_fallback_needs_force() {
+        let linter = Linter::new();
+        let ops = [
+            Op::Remove { entry: 0 },
+            Op::SetFeatures { entry: 0, features: Some(vec!["avx512f".into()]) },
+            Op::SetFeatures { entry: 1, features: Some(vec!["sve".into()]) },
+        ];
+        for op in &ops {
+            let e = apply(&linter, &doc(), op, false).unwrap_err();
+            assert_eq!(e.kind, EditErrorKind::Refused, "{op:?}");
+            assert!(e.message.contains("without its only fallback") && e.message.contains("--force"), "{e}");
+            let forced = apply(&linter, &doc(), op, true).unwrap();
+            assert!(forced.new_warnings.iter().any(|d| d.code == Code::NoFallback), "{op:?}");
+        }
+        let mut two = doc();
+        two["manifests"][2]["platform"] = json!({"architecture": "amd64", "os": "linux"});
+        assert!(apply(&linter, &two, &Op::Remove { entry: 0 }, false).is_ok());
+    }
+
+    #[test]
     fn fix_order_is_lints_reorder() {
         let mut doc = doc();
         doc["manifests"].as_array_mut().unwrap().swap(0, 2);

@@ -247,3 +247,31 @@ fn push_a_file_into_a_layout_once_its_images_are_there() {
     assert!(run.stderr.contains("nothing would be pushed"), "{}", run.stderr);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// `index add` on a tag that names a single image: the image becomes the
+/// first entry of a new index (written with --push or -o, not in place).
+#[test]
+fn add_to_a_single_image_makes_an_index() {
+    let root = temp("single");
+    let b = builds(&root);
+    let release = root.join("release");
+    let generic = oci(&b.dir, "generic");
+    let v3 = oci(&b.dir, "v3");
+    let run = ocifit(
+        &["index", "add", &generic, "--image", &v3, "--features", "avx2", "--push", &oci(&release, "1.0")],
+        None,
+    );
+    ok(&run);
+    assert_eq!(selected(&oci(&release, "1.0"), "linux/amd64"), b.generic);
+    assert_eq!(selected(&oci(&release, "1.0"), "linux/amd64/v3"), b.v3);
+    for (args, hint) in [
+        (vec!["index", "add", &generic, "--image", &v3, "--features", "avx2", "--in-place"], true),
+        (vec!["index", "remove", &generic, "--entry", "0"], false),
+    ] {
+        let run = ocifit(&args, None);
+        assert_eq!(run.code, Some(2), "{args:?}");
+        assert!(run.stderr.contains("names a single image manifest, not an index"), "{}", run.stderr);
+        assert_eq!(run.stderr.contains("write the new index with -o or --push"), hint, "{}", run.stderr);
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -109,6 +109,7 @@ fn output_file_dry_run_and_stdin() {
     assert!(run.stdout.lines().any(|l| l == format!("-      \"digest\": \"{}\",", digest(2))), "{}", run.stdout);
     assert!(!run.stdout.lines().any(|l| l.starts_with('+') && !l.starts_with("+++")), "{}", run.stdout);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), index_text());
+    assert!(run.stderr.starts_with("ocifit: would remove entry 1 (linux/arm64"), "{}", run.stderr);
 
     // stdin, and -o onto the input file itself.
     let run = ocifit(&["index", "remove", "-", "--entry", "0"], Some(index_text().as_bytes()));
@@ -117,6 +118,46 @@ fn output_file_dry_run_and_stdin() {
     ok(&ocifit(&["index", "remove", p, "--entry", "0", "-o", p], None));
     let after: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(after["manifests"][0]["digest"], json!(digest(2)));
+}
+
+/// Issue 14 item 15: a dry run says what it would do, in "would" words, and
+/// writes nothing (the diff is on stdout, the words on stderr).
+#[test]
+fn s14_15_dry_run_says_would() {
+    let dir = temp("would");
+    let path = dir.join("index.json");
+    std::fs::write(&path, index_text()).unwrap();
+    let p = path.to_str().unwrap();
+    let d1 = digest(1);
+    let cases: &[(&[&str], &str)] = &[
+        (&["add", p, "--digest", &d1, "--features", "avx2"], "would add entry 1: "),
+        (
+            &["set-features", p, "--entry", "1", "--features", "sve2", "--force"],
+            "would set the features of entry 1 (linux/arm64) to sve2",
+        ),
+        (&["remove", p, "--entry", "1"], "would remove entry 1 (linux/arm64)"),
+    ];
+    for (args, want) in cases {
+        let mut full = vec!["index"];
+        full.extend_from_slice(args);
+        full.push("--dry-run");
+        let run = ocifit(&full, None);
+        ok(&run);
+        assert!(run.stdout.contains("(edited)"), "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .strip_prefix("ocifit: ")
+                .unwrap_or_default()
+                .get(..want.len()),
+            Some(*want),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), index_text());
+    }
 }
 
 #[test]
