@@ -394,23 +394,24 @@ Where the edited index goes:
   (default)        stdout, as 2-space JSON with a final newline (the input's own
                    bytes when nothing changed)
   -o FILE          that file (it may be the input file)
-  --dry-run        a unified diff of the change on stdout; nothing is written
+  --dry-run        a unified diff of the change on stdout (create: the new index), and
+                   on stderr what would be done (would add/set/remove; with --push or
+                   --in-place also would mount/copy/push); nothing is written
   --in-place       for oci:DIR[:TAG]: the new index is stored as a blob and the tag's
                    entry of index.json points at it (atomic rename; other tags kept);
                    prints oci:DIR@DIGEST
   --push REF       docker://REF: pushes the index, after checking with HEAD that every
                    manifest it lists is in REF's repository; prints REPO@DIGEST.
-                   oci:DIR:TAG: stores it in that layout under TAG. Images given with
-                   --image are first copied there (a registry: mounted when on the same
-                   registry, else streamed)
-  --dry-run        with --push: also what would be mounted, copied and pushed
+                   oci:DIR:TAG: stores it in that layout under TAG. create and
+                   add --image first copy their images there (a registry: mounted when
+                   on the same registry, else streamed). docs/authoring.md
   --force          allow an edit that leaves a platform without its fallback (the only
                    entry that needs no CPU features removed or given features)
 
 Examples:
   ocifit index create docker://registry.example.com/app:generic --push docker://registry.example.com/app:1.0
   ocifit index add docker://registry.example.com/app:1.0 --image docker://registry.example.com/app:v3 \
-      --features x86-64-v3 --push docker://registry.example.com/app:1.0
+      --features avx2,bmi1,bmi2,fma --push docker://registry.example.com/app:1.0
   ocifit index push index.json docker://registry.example.com/app:1.0
   ocifit index add index.json --digest sha256:… --features avx2,bmi2,fma
   ocifit index set-features oci:./layout:v1 --entry 2 --features avx512f --in-place
