@@ -7,10 +7,11 @@
 //!
 //! - **mount**: `POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repo>`
 //!   when source and target are on one registry. `201 Created` means the
-//!   registry linked the blob without any byte moving. Any other success
-//!   (`202 Accepted`: the registry would not mount, e.g. the token does not
-//!   grant `pull` on the other repository) opens an ordinary upload, which
-//!   the copy then uses.
+//!   registry linked the blob without any byte moving. `202 Accepted` (the
+//!   registry would not mount) opens an ordinary upload, which the copy
+//!   then uses; a refusal (distribution answers 401 when the token does
+//!   not grant `pull` on the other repository) is followed by a plain
+//!   upload and the copy.
 //! - **copy**: `GET` of the source blob, streamed straight into a monolithic
 //!   `PUT <upload>?digest=<digest>` (`Content-Length` from the descriptor):
 //!   the blob is never held in memory, and the registry checks the digest.
@@ -174,20 +175,34 @@ impl Repository {
             return Ok(BlobOutcome::Present);
         }
         let client = self.writer()?;
-        let mut url = format!("{}/v2/{}/blobs/uploads/", client.base, self.reference.repository);
+        let uploads = format!("{}/v2/{}/blobs/uploads/", client.base, self.reference.repository);
+        let post = |url: &str| {
+            client.http.send(
+                Method::PostForm(""),
+                url,
+                &[],
+                client.authorization.as_deref(),
+                super::http::ERROR_BODY_LIMIT,
+            )
+        };
+        let mut reply = None;
         if let Some(from) = from.filter(|f| f.registry() == self.registry()) {
-            url.push_str(&format!("?mount={}&from={}", encode(&digest.to_string()), encode(from.repository())));
+            let url = format!("{uploads}?mount={}&from={}", encode(&digest.to_string()), encode(from.repository()));
+            let mounted = post(&url)?;
+            match mounted.status {
+                201 => return Ok(BlobOutcome::Mounted),
+                202 => reply = Some(mounted),
+                // Refused outright (distribution answers 401 when the token
+                // lacks `pull` on the other repository): copy instead.
+                _ => {}
+            }
         }
-        let reply = client.http.send(
-            Method::PostForm(""),
-            &url,
-            &[],
-            client.authorization.as_deref(),
-            super::http::ERROR_BODY_LIMIT,
-        )?;
+        let reply = match reply {
+            Some(r) => r,
+            None => post(&uploads)?,
+        };
         let location = match reply.status {
-            201 => return Ok(BlobOutcome::Mounted),
-            202 => reply.header("location").ok_or_else(|| format!("{url}: an upload without a Location"))?,
+            202 => reply.header("location").ok_or_else(|| format!("{uploads}: an upload without a Location"))?,
             _ => return Err(client.status_error(&reply, "blob upload")),
         };
         let location = absolute(&client.base, location);

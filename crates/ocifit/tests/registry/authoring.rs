@@ -253,3 +253,39 @@ fn a_missing_image_is_named_and_nothing_is_pushed() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Mount first, then copy: with bearer tokens ocifit asks for `pull,push`
+/// on the target only, so the registry refuses to mount from a repository
+/// the token does not cover (distribution: 401 insufficient_scope) and the
+/// blob is copied through a plain upload.
+#[test]
+fn a_declined_mount_falls_back_to_a_copy() {
+    let (r, _server) = fixture::bearer();
+    let dir = temp_dir("author-declined");
+    let auth = fixture::auth_file(&dir, "auth.json", &r.host(), fixture::USER, fixture::PASSWORD);
+    let env = [("REGISTRY_AUTH_FILE", auth.as_path())];
+    let image = r.push_image("declined/src", "linux", "amd64", "declined", false);
+    let source = format!("docker://{}/declined/src@{}", r.host(), image["digest"].as_str().unwrap());
+    let target = format!("docker://{}/declined/app:1.0", r.host());
+    let run = ocifit(&["index", "create", &source, "--push", &target], &env, None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr.matches("ocifit: copied blob sha256:").count(), 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("mounted"), "{}", run.stderr);
+    assert!(
+        logged(r, "\"POST /v2/declined/app/blobs/uploads/?mount=sha256%3A")
+            && r.log_text()
+                .lines()
+                .any(|l| l.contains("/v2/declined/app/blobs/uploads/?mount=") && l.contains("\" 401 ")),
+        "no declined mount in the access log:\n{}",
+        r.log_text()
+    );
+    assert_eq!(selected_with(&target, &env), image["digest"].as_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn selected_with(reference: &str, env: &[(&str, &Path)]) -> String {
+    let run = ocifit(&["select", reference, "--platform", "linux/amd64", "--format", "json"], env, None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    doc["selected"]["digest"].as_str().unwrap().to_string()
+}
