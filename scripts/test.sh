@@ -9,6 +9,8 @@ export CARGO_TERM_COLOR=never
 
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
+# authoring tests: peak memory of a streamed blob copy (tests/registry/authoring.rs)
+apt_packages+=(time)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
 # qemu-user, and a cross linker + C library for every non-x86 architecture
 # tested there (see `cross_targets` below)

@@ -289,3 +289,89 @@ fn selected_with(reference: &str, env: &[(&str, &Path)]) -> String {
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     doc["selected"]["digest"].as_str().unwrap().to_string()
 }
+
+/// Peak resident memory (KiB) of one ocifit run, from GNU time.
+fn peak_rss_kib(args: &[&str]) -> u64 {
+    fixture::require("time");
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "peak-rss-kib=%M"])
+        .arg(env!("CARGO_BIN_EXE_ocifit"))
+        .args(args)
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ocifit {args:?}: {stderr}");
+    stderr.lines().find_map(|l| l.strip_prefix("peak-rss-kib=")).unwrap().trim().parse().unwrap()
+}
+
+/// Blobs are streamed, never held whole in memory: a 96 MiB layer goes
+/// from a layout into a registry, then from that registry to another,
+/// with ocifit's peak memory well under the layer's size.
+#[test]
+fn blobs_are_streamed_not_held_in_memory() {
+    use sha2::Digest as _;
+    use std::io::Write;
+    const LAYER: usize = 96 << 20;
+    let main = anonymous();
+    let ci = Registry::start("ci-big", None);
+    let root = temp_dir("author-big");
+    // A layout with one image whose layer is 96 MiB of pseudo-random bytes.
+    let layout = root.join("big");
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let temp = blobs.join("layer.tmp");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&temp).unwrap());
+    let mut hasher = sha2::Sha256::new();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut chunk = vec![0u8; 1 << 20];
+    for _ in 0..LAYER / chunk.len() {
+        for word in chunk.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).unwrap();
+    }
+    drop(file);
+    let layer = format!("sha256:{:x}", hasher.finalize());
+    std::fs::rename(&temp, blobs.join(&layer[7..])).unwrap();
+    let put = |bytes: &[u8]| {
+        let d = sha256(bytes);
+        std::fs::write(blobs.join(&d[7..]), bytes).unwrap();
+        d
+    };
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": fixture::MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": LAYER}]});
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": fixture::MANIFEST,
+        "digest": put(&manifest), "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+
+    let on_main = format!("docker://{}/big/app:1.0", main.host());
+    let from_layout = peak_rss_kib(&["index", "create", &format!("oci:{}:v1", layout.display()), "--push", &on_main]);
+    let on_ci = format!("docker://{}/big/app:1.0", ci.host());
+    let between_registries = peak_rss_kib(&["index", "create", &on_main, "--push", &on_ci]);
+    // Both registries hold the whole layer, byte for byte.
+    for r in [main, &ci] {
+        let stored = std::fs::metadata(r.blob_path(&layer)).unwrap().len();
+        assert_eq!(stored, LAYER as u64);
+    }
+    let limit = (LAYER as u64 / 1024) / 3;
+    assert!(
+        from_layout < limit && between_registries < limit,
+        "peak memory {from_layout} KiB (layout to registry), {between_registries} KiB (registry to registry) \
+         for a {} KiB layer",
+        LAYER / 1024
+    );
+    eprintln!(
+        "peak RSS copying a 96 MiB layer: layout→registry {from_layout} KiB, registry→registry {between_registries} KiB"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
