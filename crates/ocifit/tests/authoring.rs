@@ -35,6 +35,10 @@ fn oci(dir: &Path, tag: &str) -> String {
 }
 
 struct Builds {
+    /// A fresh directory holding everything of one test.
+    root: PathBuf,
+    /// Where the test writes its index (not created).
+    release: PathBuf,
     dir: PathBuf,
     other: PathBuf,
     generic: String,
@@ -42,14 +46,17 @@ struct Builds {
     v4: String,
 }
 
-/// The three builds: generic and v3 in one layout, v4 in another.
-fn builds(root: &Path) -> Builds {
+/// The three builds in a fresh directory named `name`: generic and v3 in
+/// one layout, v4 in another.
+fn builds(name: &str) -> Builds {
+    let root = temp(name);
+    let release = root.join("release");
     let dir = root.join("builds");
     let other = root.join("other-builds");
     let generic = build_image(&dir, "generic", "built with -march=x86-64", "linux", "amd64");
     let v3 = build_image(&dir, "v3", "built with -march=x86-64-v3", "linux", "amd64");
     let v4 = build_image(&other, "v4", "built with -march=x86-64-v4", "linux", "amd64");
-    Builds { dir, other, generic, v3, v4 }
+    Builds { root, release, dir, other, generic, v3, v4 }
 }
 
 fn selected(index: &str, platform: &str) -> String {
@@ -60,23 +67,22 @@ fn selected(index: &str, platform: &str) -> String {
 
 #[test]
 fn authoring_into_a_layout_end_to_end() {
-    let root = temp("e2e");
-    let b = builds(&root);
-    let release = root.join("release");
-    let run = ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &oci(&release, "1.0")], None);
+    let b = builds("e2e");
+    let (root, release) = (&b.root, &b.release);
+    let run = ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &oci(release, "1.0")], None);
     ok(&run);
     assert!(run.stdout.starts_with(&format!("oci:{}@sha256:", release.display())), "{}", run.stdout);
     let run = ocifit(
         &[
             "index",
             "add",
-            &oci(&release, "1.0"),
+            &oci(release, "1.0"),
             "--image",
             &oci(&b.dir, "v3"),
             "--features",
             V3,
             "--push",
-            &oci(&release, "1.0"),
+            &oci(release, "1.0"),
         ],
         None,
     );
@@ -86,7 +92,7 @@ fn authoring_into_a_layout_end_to_end() {
         &[
             "index",
             "add",
-            &oci(&release, "1.0"),
+            &oci(release, "1.0"),
             "--image",
             &oci(&b.other, "v4"),
             "--features",
@@ -96,7 +102,7 @@ fn authoring_into_a_layout_end_to_end() {
         None,
     );
     ok(&run);
-    let index = oci(&release, "1.0");
+    let index = oci(release, "1.0");
     // The generic build first, then the specialised ones; lint clean.
     let lint = ocifit(&["lint", &index], None);
     assert_eq!(lint.code, Some(0), "{}{}", lint.stdout, lint.stderr);
@@ -108,14 +114,14 @@ fn authoring_into_a_layout_end_to_end() {
         let got = selected(&index, platform);
         assert_eq!(&got, want, "{platform}");
         // Everything the image needs is in the release layout itself.
-        assert_eq!(marker_in_layout(&release, &got), marker, "{platform}");
+        assert_eq!(marker_in_layout(release, &got), marker, "{platform}");
     }
     // Other tools can copy the result: skopeo takes every image along.
     images_require("skopeo");
     let copy = root.join("copy");
     let out = Command::new("skopeo").args(["copy", "--all", &index, &oci(&copy, "1.0")]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
 }
 
 fn images_require(tool: &str) {
@@ -125,9 +131,8 @@ fn images_require(tool: &str) {
 
 #[test]
 fn dry_run_says_what_would_be_copied_and_writes_nothing() {
-    let root = temp("dry");
-    let b = builds(&root);
-    let release = root.join("release");
+    let b = builds("dry");
+    let (root, release) = (&b.root, &b.release);
     let run = ocifit(
         &[
             "index",
@@ -136,7 +141,7 @@ fn dry_run_says_what_would_be_copied_and_writes_nothing() {
             &oci(&b.other, "v4"),
             "--dry-run",
             "--push",
-            &oci(&release, "1.0"),
+            &oci(release, "1.0"),
         ],
         None,
     );
@@ -152,20 +157,20 @@ fn dry_run_says_what_would_be_copied_and_writes_nothing() {
     }
     assert!(!release.exists(), "a dry run wrote {}", release.display());
     // An edit's dry run: a diff, and "would add".
-    ok(&ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &oci(&release, "1.0")], None));
+    ok(&ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &oci(release, "1.0")], None));
     let before = std::fs::read(release.join("index.json")).unwrap();
     let run = ocifit(
         &[
             "index",
             "add",
-            &oci(&release, "1.0"),
+            &oci(release, "1.0"),
             "--image",
             &oci(&b.dir, "v3"),
             "--features",
             "avx2",
             "--dry-run",
             "--push",
-            &oci(&release, "1.0"),
+            &oci(release, "1.0"),
         ],
         None,
     );
@@ -174,16 +179,15 @@ fn dry_run_says_what_would_be_copied_and_writes_nothing() {
     assert!(run.stderr.contains("would add entry 1") && run.stderr.contains("would copy blob"), "{}", run.stderr);
     assert_eq!(std::fs::read(release.join("index.json")).unwrap(), before);
     assert!(!release.join("blobs/sha256").join(&b.v3[7..]).exists());
-    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn a_missing_image_is_named_and_nothing_is_written() {
-    let root = temp("missing");
-    let b = builds(&root);
-    let release = root.join("release");
+    let b = builds("missing");
+    let (root, release) = (&b.root, &b.release);
     let missing = oci(&b.dir, "v5");
-    let run = ocifit(&["index", "create", &oci(&b.dir, "generic"), &missing, "--push", &oci(&release, "1.0")], None);
+    let run = ocifit(&["index", "create", &oci(&b.dir, "generic"), &missing, "--push", &oci(release, "1.0")], None);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("image {missing}: no tag \"v5\"")), "{}", run.stderr);
     assert_eq!(run.stdout, "");
@@ -194,17 +198,16 @@ fn a_missing_image_is_named_and_nothing_is_written() {
     let run = ocifit(&["index", "create", file.to_str().unwrap()], None);
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("a manifest file has no blobs"), "{}", run.stderr);
-    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// docs/editing.md: removing or giving features to the only fallback of a
 /// platform is refused (exit 1) unless --force.
 #[test]
 fn s14_15_the_only_fallback_is_kept_unless_forced() {
-    let root = temp("fallback");
-    let b = builds(&root);
-    let release = root.join("release");
-    let index = oci(&release, "1.0");
+    let b = builds("fallback");
+    let (root, release) = (&b.root, &b.release);
+    let index = oci(release, "1.0");
     ok(&ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &index], None));
     let v3 = oci(&b.dir, "v3");
     ok(&ocifit(&["index", "add", &index, "--image", &v3, "--features", "avx2", "--push", &index], None));
@@ -221,13 +224,13 @@ fn s14_15_the_only_fallback_is_kept_unless_forced() {
         ok(&ocifit(&full, None));
         std::fs::remove_file(&out).unwrap();
     }
-    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn push_a_file_into_a_layout_once_its_images_are_there() {
-    let root = temp("push");
-    let b = builds(&root);
+    let b = builds("push");
+    let root = &b.root;
     let file = root.join("index.json");
     let run =
         ocifit(&["index", "create", &oci(&b.dir, "generic"), &oci(&b.dir, "v3"), "-o", file.to_str().unwrap()], None);
@@ -245,25 +248,22 @@ fn push_a_file_into_a_layout_once_its_images_are_there() {
     let run = ocifit(&["index", "push", file.to_str().unwrap(), &oci(&b.other, "1.0"), "--dry-run"], None);
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("nothing would be pushed"), "{}", run.stderr);
-    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// `index add` on a tag that names a single image: the image becomes the
 /// first entry of a new index (written with --push or -o, not in place).
 #[test]
 fn add_to_a_single_image_makes_an_index() {
-    let root = temp("single");
-    let b = builds(&root);
-    let release = root.join("release");
+    let b = builds("single");
+    let (root, release) = (&b.root, &b.release);
     let generic = oci(&b.dir, "generic");
     let v3 = oci(&b.dir, "v3");
-    let run = ocifit(
-        &["index", "add", &generic, "--image", &v3, "--features", "avx2", "--push", &oci(&release, "1.0")],
-        None,
-    );
+    let run =
+        ocifit(&["index", "add", &generic, "--image", &v3, "--features", "avx2", "--push", &oci(release, "1.0")], None);
     ok(&run);
-    assert_eq!(selected(&oci(&release, "1.0"), "linux/amd64"), b.generic);
-    assert_eq!(selected(&oci(&release, "1.0"), "linux/amd64/v3"), b.v3);
+    assert_eq!(selected(&oci(release, "1.0"), "linux/amd64"), b.generic);
+    assert_eq!(selected(&oci(release, "1.0"), "linux/amd64/v3"), b.v3);
     for (args, hint) in [
         (vec!["index", "add", &generic, "--image", &v3, "--features", "avx2", "--in-place"], true),
         (vec!["index", "remove", &generic, "--entry", "0"], false),
@@ -273,5 +273,5 @@ fn add_to_a_single_image_makes_an_index() {
         assert!(run.stderr.contains("names a single image manifest, not an index"), "{}", run.stderr);
         assert_eq!(run.stderr.contains("write the new index with -o or --push"), hint, "{}", run.stderr);
     }
-    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
 }

@@ -181,16 +181,23 @@ fn doc_walkthrough_runs() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Build an amd64 image marked `tag` in the layout `root/builds` and push
+/// it with skopeo as `repo:tag` to `r`; returns its `docker://` reference.
+fn pushed_build(r: &Registry, root: &Path, repo: &str, tag: &str) -> String {
+    let builds = root.join("builds");
+    build_image(&builds, tag, tag, "linux", "amd64");
+    let reference = format!("docker://{}/{repo}:{tag}", r.host());
+    skopeo(&["copy", &format!("oci:{}:{tag}", builds.display()), &reference]);
+    reference
+}
+
 #[test]
 fn dry_run_pushes_nothing_and_says_would() {
     let r = anonymous();
     let root = temp_dir("author-dry");
-    let builds = root.join("builds");
-    build_image(&builds, "generic", "generic", "linux", "amd64");
-    build_image(&builds, "v3", "v3", "linux", "amd64");
     let host = r.host();
-    skopeo(&["copy", &format!("oci:{}:generic", builds.display()), &format!("docker://{host}/dry/app:generic")]);
-    skopeo(&["copy", &format!("oci:{}:v3", builds.display()), &format!("docker://{host}/dry/builds:v3")]);
+    let generic = pushed_build(r, &root, "dry/app", "generic");
+    let v3 = pushed_build(r, &root, "dry/builds", "v3");
     // Writes to dry/… (other tests share the registry); the log settles first.
     let writes = || {
         let log = r.log_text();
@@ -199,15 +206,7 @@ fn dry_run_pushes_nothing_and_says_would() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let before = writes();
     let run = ocifit(
-        &[
-            "index",
-            "create",
-            &format!("docker://{host}/dry/app:generic"),
-            &format!("docker://{host}/dry/builds:v3"),
-            "--dry-run",
-            "--push",
-            &format!("docker://{host}/dry/app:1.0"),
-        ],
+        &["index", "create", &generic, &v3, "--dry-run", "--push", &format!("docker://{host}/dry/app:1.0")],
         &[],
         None,
     );
@@ -231,12 +230,9 @@ fn dry_run_pushes_nothing_and_says_would() {
 fn a_missing_image_is_named_and_nothing_is_pushed() {
     let r = anonymous();
     let root = temp_dir("author-missing");
-    let builds = root.join("builds");
-    build_image(&builds, "generic", "generic", "linux", "amd64");
     let host = r.host();
-    skopeo(&["copy", &format!("oci:{}:generic", builds.display()), &format!("docker://{host}/missing/app:generic")]);
+    let generic = pushed_build(r, &root, "missing/app", "generic");
     let target = format!("docker://{host}/missing/app:1.0");
-    let generic = format!("docker://{host}/missing/app:generic");
     let missing = format!("docker://{host}/missing/app:v5");
     for args in [
         vec!["index", "create", &generic, &missing, "--push", &target],
