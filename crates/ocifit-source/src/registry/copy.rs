@@ -22,8 +22,8 @@ use std::io::Read;
 
 use serde_json::Value;
 
+use super::Client;
 use super::http::{Method, encode};
-use super::{ACCEPT, Client};
 use crate::digest::Digest;
 use crate::options::Options;
 use crate::reference::Reference;
@@ -86,43 +86,29 @@ impl Repository {
     /// The manifest `tag_or_digest` names, exactly as stored (digest
     /// verified against the request and the `Docker-Content-Digest` header).
     pub fn manifest(&self, tag_or_digest: &str) -> Result<RawManifest, String> {
-        let client = self.reader()?;
-        let url = client.manifest_url(tag_or_digest);
-        let reply = client.http.send(
-            Method::Get,
-            &url,
-            &[("Accept", ACCEPT)],
-            client.authorization.as_deref(),
-            self.options.max_manifest_bytes,
-        )?;
-        if reply.status != 200 {
-            return Err(match reply.status {
-                404 if super::registry_error_code(&reply.body).as_deref() != Some("NAME_UNKNOWN") => {
-                    format!("no manifest {tag_or_digest} in {}", self.name())
-                }
-                _ => client.status_error(&reply, "manifest"),
-            });
+        let mut reference = self.reference.clone();
+        let want = Digest::parse(tag_or_digest).ok();
+        match &want {
+            Some(d) => reference.digest = Some(d.clone()),
+            None => reference.tag = Some(tag_or_digest.to_string()),
         }
-        let digest = match Digest::parse(tag_or_digest) {
-            Ok(want) => {
+        let reply = Client::new(&reference, &self.options)?.get_manifest()?;
+        let digest = match want {
+            Some(want) => {
                 want.verify(&reply.body).map_err(|e| format!("manifest {want} in {}: {e}", self.name()))?;
                 want
             }
-            Err(_) => Digest::sha256(&reply.body),
+            None => Digest::sha256(&reply.body),
         };
-        if let Some(h) = reply.header("docker-content-digest") {
+        if let Some(h) = &reply.headers_digest {
             if Digest::parse(h).is_ok_and(|d| d.algorithm() == digest.algorithm() && d != digest) {
                 return Err(format!("{}: the registry says {h} for content whose digest is {digest}", self.name()));
             }
         }
         let doc: Value =
             serde_json::from_slice(&reply.body).map_err(|e| format!("manifest {digest}: not valid JSON: {e}"))?;
-        let media_type = doc
-            .get("mediaType")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| reply.header("content-type").map(|v| v.split(';').next().unwrap_or_default().trim().into()))
-            .unwrap_or_default();
+        let media_type =
+            doc.get("mediaType").and_then(Value::as_str).map(str::to_string).or(reply.content_type).unwrap_or_default();
         Ok(RawManifest { bytes: reply.body, digest, media_type })
     }
 

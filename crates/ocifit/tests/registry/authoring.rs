@@ -241,7 +241,7 @@ fn a_missing_image_is_named_and_nothing_is_pushed() {
         let run = ocifit(&args, &[], None);
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-        let named = format!("image {missing}: no manifest v5 in {host}/missing/app");
+        let named = format!("image {missing}: unknown tag or digest v5 in {host}/missing/app");
         assert!(run.stderr.contains(&named), "{}", run.stderr);
         assert_eq!(ocifit(&["select", &target], &[], None).code, 2, "1.0 was pushed");
     }
