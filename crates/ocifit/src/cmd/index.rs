@@ -63,24 +63,13 @@ pub fn run(command: IndexCommand) -> Outcome {
     // new index (written elsewhere: the tag of a layout names a manifest,
     // and --in-place would leave its descriptor's media type wrong).
     let adding = matches!(op, Op::Add { .. } | Op::Insert { .. });
-    if loaded.resolved.as_ref().is_some_and(|r| r.single_manifest) && (!adding || out.in_place) {
+    let single = loaded.resolved.as_ref().is_some_and(|r| r.single_manifest);
+    if single && (!adding || out.in_place) {
         let how = if adding { "; write the new index with -o or --push" } else { "" };
         return Err(Failure::bad(format!(
             "{source}: names a single image manifest, not an index: there are no entries to edit{how}"
         )));
     }
-    let single = loaded.resolved.as_ref().is_some_and(|r| r.single_manifest);
-    // `add --image`, and `add` to a single image, copy SOURCE's images to
-    // the target too (the other edits push only the index).
-    if adding && (single || !images.is_empty()) && matches!(source, Source::Registry(_) | Source::OciLayout { .. }) {
-        images.insert(0, Image::resolve(&source.to_string(), &options).map_err(Failure::bad)?);
-    }
-    let input = loaded.index.document();
-    let edited = edit::apply(&Linter::new(), input, &op, out.force).map_err(|e| Failure {
-        code: if e.kind == EditErrorKind::Refused { 1 } else { 2 },
-        message: format!("{source}: {}", e.message),
-    })?;
-    let bytes = if edited.changed { edit::render(&edited.document) } else { loaded.bytes.clone() };
     // Where images given with --image must be copied to: the push target,
     // or the layout edited in place.
     let copy_to = match (&push, &loaded.source) {
@@ -90,7 +79,21 @@ pub fn run(command: IndexCommand) -> Outcome {
         }
         _ => None,
     };
-
+    // `add --image`, and `add` to a single image, copy SOURCE's images to
+    // the target too (the other edits push only the index).
+    if copy_to.is_some()
+        && adding
+        && (single || !images.is_empty())
+        && matches!(source, Source::Registry(_) | Source::OciLayout { .. })
+    {
+        images.insert(0, Image::resolve(&source.to_string(), &options).map_err(Failure::bad)?);
+    }
+    let input = loaded.index.document();
+    let edited = edit::apply(&Linter::new(), input, &op, out.force).map_err(|e| Failure {
+        code: if e.kind == EditErrorKind::Refused { 1 } else { 2 },
+        message: format!("{source}: {}", e.message),
+    })?;
+    let bytes = if edited.changed { edit::render(&edited.document) } else { loaded.bytes.clone() };
     if out.dry_run {
         output::print(&diff(&source, input, &edited));
         if let Some(destination) = &copy_to {
