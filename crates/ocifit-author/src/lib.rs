@@ -80,7 +80,8 @@ pub fn create(linter: &Linter, entries: Vec<Value>) -> Result<Created, String> {
             format!("entry {i}: {} for {}", e["digest"].as_str().unwrap_or_default(), describe(&e["platform"]))
         })
         .collect();
-    summary.extend(moved);
+    // Only what was reordered (not fix-order's "nothing moved").
+    summary.extend(moved.into_iter().filter(|line| line.starts_with("moved ")));
     let warnings = diagnostics.into_iter().filter(|d| d.severity != Severity::Error).collect();
     Ok(Created { document, summary, warnings })
 }
@@ -129,6 +130,10 @@ mod tests {
         assert_eq!(created.document["manifests"], json!([generic, v3]));
         assert_eq!(created.document["mediaType"], OCI_INDEX);
         assert!(created.summary[0].starts_with("entry 0: ") && created.summary[0].ends_with("for linux/amd64"));
+        assert_eq!(created.summary.len(), 3, "{:?}", created.summary);
+        assert!(created.summary[2].starts_with("moved linux/amd64 fallback entry 1 before"), "{:?}", created.summary);
+        let in_order = create(&linter, vec![generic.clone(), v3.clone()]).unwrap();
+        assert_eq!(in_order.summary.len(), 2, "{:?}", in_order.summary);
     }
 
     #[test]

@@ -245,3 +245,27 @@ pub fn missing_manifests(destination: &Destination, index: &[u8]) -> Result<Vec<
     }
     Ok(missing)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_parse_or_say_what_is_missing() {
+        let options = Options::default();
+        let ok = |arg: &str| Destination::parse(arg, &options).map(|d| d.name());
+        assert_eq!(ok("docker://127.0.0.1:5000/app:1.0").unwrap(), "127.0.0.1:5000/app:1.0");
+        assert_eq!(ok("127.0.0.1:5000/app:1.0").unwrap(), "127.0.0.1:5000/app:1.0");
+        assert_eq!(ok("oci:/tmp/a:b/release:1.0").unwrap(), "oci:/tmp/a:b/release:1.0");
+        let refused: &[(&str, &str)] = &[
+            ("oci:release", "name the tag to write (oci:DIR:TAG)"),
+            ("oci:release:", "name the tag to write (oci:DIR:TAG)"),
+            ("docker://127.0.0.1:5000/app", "name a tag or digest"),
+            ("docker://127.0.0.1:5000/App:1", "invalid reference"),
+        ];
+        for (arg, want) in refused {
+            let e = ok(arg).unwrap_err();
+            assert!(e.starts_with(arg) && e.contains(want), "{arg}: {e}");
+        }
+    }
+}
