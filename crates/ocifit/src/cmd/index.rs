@@ -118,7 +118,7 @@ pub fn run(command: IndexCommand) -> Outcome {
     }
     if let Some(destination) = &push {
         let media_type = media_type(&edited.document, &loaded);
-        let pushed = write_to(destination, &bytes, &media_type, &options, push_arg(&out))?;
+        let pushed = write_to(destination, &bytes, &media_type, &options, &format!("--push {}", push_arg(&out)))?;
         output::print(&format!("{pushed}\n"));
     }
     if out.output.is_none() && !out.in_place && push.is_none() {
@@ -208,10 +208,10 @@ fn create(a: IndexCreateArgs) -> Outcome {
         }
         if let Some(destination) = &push {
             transfer::make_available(&images, destination, &options, false, &mut |l| note(&l)).map_err(Failure::bad)?;
-            let arg = a.out.push.as_deref().unwrap_or_default();
+            let named = format!("--push {}", a.out.push.as_deref().unwrap_or_default());
             output::print(&format!(
                 "{}\n",
-                write_to(destination, &bytes, ocifit_core::index::OCI_INDEX, &options, arg)?
+                write_to(destination, &bytes, ocifit_core::index::OCI_INDEX, &options, &named)?
             ));
         } else if a.out.output.is_none() {
             output::print(&String::from_utf8_lossy(&bytes));
@@ -268,18 +268,19 @@ fn push(a: IndexPushArgs) -> Outcome {
     Ok(0)
 }
 
-/// Store the index at the destination; `arg` is how the user named it.
+/// Store the index at the destination; `named` is how the user named it
+/// (`--push REF`, or REF), for messages.
 fn write_to(
     destination: &Destination,
     bytes: &[u8],
     media_type: &str,
     options: &Options,
-    arg: &str,
+    named: &str,
 ) -> Result<String, Failure> {
     transfer::write_index(destination, bytes, media_type, options).map_err(|e| match e {
         // Every missing digest is named (up to ten): longer than the usual one-line cut.
-        PushError::Missing { .. } => Failure { code: 2, message: format!("--push {arg}: {e}") },
-        PushError::Other(_) => Failure::bad(format!("--push {arg}: {e}")),
+        PushError::Missing { .. } => Failure { code: 2, message: format!("{named}: {e}") },
+        PushError::Other(_) => Failure::bad(format!("{named}: {e}")),
     })
 }
 
