@@ -369,3 +369,39 @@ fn blobs_are_streamed_not_held_in_memory() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Registries often answer a blob GET with a redirect to storage on
+/// another host: the streamed copy follows it (to another origin here).
+#[test]
+fn a_redirected_blob_is_copied() {
+    let main = anonymous();
+    let ci = Registry::start("ci-redirect", None);
+    let root = temp_dir("author-redirect");
+    let generic = pushed_build(main, &root, "redirect/app", "generic");
+    let real = main.port;
+    let front = crate::servers::Front::start(
+        "127.0.0.1",
+        real,
+        Box::new(move |line, _| match line.split(' ').nth(1) {
+            Some(path) if line.starts_with("GET ") && path.contains("/blobs/sha256:") => {
+                crate::servers::Action::Respond {
+                    status: 307,
+                    headers: vec![("Location".into(), format!("http://127.0.0.1:{real}{path}"))],
+                    body: Vec::new(),
+                }
+            }
+            _ => crate::servers::Action::Forward,
+        }),
+    );
+    let through_front = generic.replace(&main.host(), &format!("127.0.0.1:{}", front.port));
+    let target = format!("docker://{}/redirect/app:1.0", ci.host());
+    let run = ocifit(&["index", "create", &through_front, "--push", &target], &[], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let digest = selected(&target, "linux/amd64");
+    assert_eq!(marker(&ci, "redirect/app", &digest), "generic");
+    let redirected =
+        front.requests().iter().filter(|(l, _)| l.starts_with("GET ") && l.contains("/blobs/sha256:")).count();
+    // The config read for the entry's platform, then config and layer copied.
+    assert_eq!(redirected, 3, "blob GETs through the redirect: {:?}", front.requests());
+    let _ = std::fs::remove_dir_all(&root);
+}
