@@ -116,6 +116,12 @@ fn authoring_into_a_layout_end_to_end() {
         // Everything the image needs is in the release layout itself.
         assert_eq!(marker_in_layout(release, &got), marker, "{platform}");
     }
+    // An index as IMAGE contributes its entries, and its images come along.
+    let mirror = b.root.join("mirror");
+    ok(&ocifit(&["index", "create", &index, "--push", &oci(&mirror, "1.0")], None));
+    let mirrored = oci(&mirror, "1.0");
+    assert_eq!(selected(&mirrored, "linux/amd64/v4"), b.v4);
+    assert_eq!(marker_in_layout(&mirror, &b.v4), "built with -march=x86-64-v4");
     // Other tools can copy the result: skopeo takes every image along.
     images_require("skopeo");
     let copy = root.join("copy");
