@@ -19,20 +19,30 @@
 //! Manifests are small and are `PUT` by digest, byte for byte.
 
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 use super::Client;
-use super::http::{Method, encode};
+use super::http::{Http, Method, encode};
 use crate::digest::Digest;
 use crate::options::Options;
 use crate::reference::Reference;
 
 /// A registry repository (the reference's tag and digest are ignored).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Repository {
     reference: Reference,
     options: Options,
+    /// The transport of the first request, kept for the others: its
+    /// connections are reused (one TLS handshake, not one per blob).
+    http: Arc<OnceLock<Http>>,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Repository({})", self.reference.name())
+    }
 }
 
 /// A manifest as stored: its exact bytes, digest and media type.
@@ -59,7 +69,7 @@ impl Repository {
         let mut reference = reference.clone();
         reference.tag = None;
         reference.digest = None;
-        Repository { reference, options: options.clone() }
+        Repository { reference, options: options.clone(), http: Arc::default() }
     }
 
     /// `registry/repository`.
@@ -76,11 +86,22 @@ impl Repository {
     }
 
     fn reader(&self) -> Result<Client<'_>, String> {
-        Client::with_actions(&self.reference, &self.options, "pull")
+        Client::with_actions(&self.reference, &self.options, "pull").map(|c| self.pooled(c))
     }
 
     fn writer(&self) -> Result<Client<'_>, String> {
-        Client::with_actions(&self.reference, &self.options, "pull,push")
+        Client::with_actions(&self.reference, &self.options, "pull,push").map(|c| self.pooled(c))
+    }
+
+    /// `client` sending through this repository's pool.
+    fn pooled<'a>(&self, mut client: Client<'a>) -> Client<'a> {
+        match self.http.get() {
+            Some(http) => client.http = http.clone(),
+            None => {
+                let _ = self.http.set(client.http.clone());
+            }
+        }
+        client
     }
 
     /// The manifest `tag_or_digest` names, exactly as stored (digest
@@ -92,7 +113,7 @@ impl Repository {
             Some(d) => reference.digest = Some(d.clone()),
             None => reference.tag = Some(tag_or_digest.to_string()),
         }
-        let reply = Client::new(&reference, &self.options)?.get_manifest()?;
+        let reply = self.pooled(Client::new(&reference, &self.options)?).get_manifest()?;
         let digest = match want {
             Some(want) => {
                 want.verify(&reply.body).map_err(|e| format!("manifest {want} in {}: {e}", self.name()))?;

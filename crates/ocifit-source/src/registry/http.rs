@@ -23,6 +23,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Error bodies are read only this far: enough for the registry's JSON error.
 pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
+/// Cloning shares the connection pool.
+#[derive(Clone)]
 pub struct Http {
     agent: ureq::Agent,
     options: Options,
