@@ -61,16 +61,7 @@ pub fn create(linter: &Linter, entries: Vec<Value>) -> Result<Created, String> {
         Err(e) if e.kind == edit::EditErrorKind::Refused => return Err(e.message),
         Err(_) => Vec::new(),
     };
-    let diagnostics = linter.lint(document.clone());
-    let errors: Vec<String> = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .take(3)
-        .map(|d| format!("error[{}] at {}: {}", d.code, d.pointer, d.message))
-        .collect();
-    if !errors.is_empty() {
-        return Err(format!("refused: the new index would not lint clean: {}", errors.join("; ")));
-    }
+    let warnings = lint_clean(linter, &document)?;
     let mut summary: Vec<String> = document["manifests"]
         .as_array()
         .into_iter()
@@ -82,8 +73,22 @@ pub fn create(linter: &Linter, entries: Vec<Value>) -> Result<Created, String> {
         .collect();
     // Only what was reordered (not fix-order's "nothing moved").
     summary.extend(moved.into_iter().filter(|line| line.starts_with("moved ")));
-    let warnings = diagnostics.into_iter().filter(|d| d.severity != Severity::Error).collect();
     Ok(Created { document, summary, warnings })
+}
+
+/// What authoring writes lints clean of errors: refuse `document` when lint
+/// finds one (the first three are named), else return its warnings and
+/// infos (to print).
+pub fn lint_clean(linter: &Linter, document: &Value) -> Result<Vec<Diagnostic>, String> {
+    let (errors, rest): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        linter.lint(document.clone()).into_iter().partition(|d| d.severity == Severity::Error);
+    if errors.is_empty() {
+        return Ok(rest);
+    }
+    let named: Vec<String> =
+        errors.iter().take(3).map(|d| format!("error[{}] at {}: {}", d.code, d.pointer, d.message)).collect();
+    let more = if errors.len() > 3 { format!(" (and {} more)", errors.len() - 3) } else { String::new() };
+    Err(format!("refused: the index would not lint clean: {}{more}", named.join("; ")))
 }
 
 /// `linux/amd64/v3 (os.version …) with features avx2, bmi2`.
@@ -142,7 +147,10 @@ mod tests {
         let mut bad = entry(1, &[]);
         bad["size"] = json!(-1);
         let e = create(&linter, vec![bad]).unwrap_err();
-        assert!(e.starts_with("refused: the new index would not lint clean: error["), "{e}");
+        assert!(
+            e.starts_with("refused: the index would not lint clean: error[index-invalid] at /manifests/0/size"),
+            "{e}"
+        );
         assert_eq!(create(&linter, vec![]).unwrap_err(), "no images given");
     }
 }

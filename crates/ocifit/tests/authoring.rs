@@ -281,3 +281,45 @@ fn add_to_a_single_image_makes_an_index() {
     }
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// What `add --image` and `index push` write lints clean of errors, even
+/// when SOURCE had one; `--variant` sets the new entry's variant; an index
+/// with several entries is not one image.
+#[test]
+fn authoring_writes_lint_clean_indexes() {
+    let b = builds("lint-clean");
+    let broken = b.root.join("broken.json");
+    // An entry that needs features before its platform's fallback: lint's unsafe-order error.
+    let entry = |digest: &str, platform: Value| serde_json::json!({"mediaType": images::OCI_MANIFEST, "digest": digest, "size": 397, "platform": platform});
+    let needy = entry(&b.v3, serde_json::json!({"os": "linux", "architecture": "amd64", "features": ["avx2"]}));
+    let fallback = entry(&b.generic, serde_json::json!({"os": "linux", "architecture": "amd64"}));
+    let doc = serde_json::json!({"schemaVersion": 2, "manifests": [needy, fallback]});
+    std::fs::write(&broken, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let broken = broken.to_str().unwrap();
+    let v3 = oci(&b.dir, "v3");
+    for args in [
+        vec!["index", "add", broken, "--image", &oci(&b.other, "v4"), "--features", "avx512f"],
+        vec!["index", "push", broken, "oci:/nonexistent/layout:1"],
+    ] {
+        let run = ocifit(&args, None);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("refused: the index would not lint clean: error[unsafe-order]"), "{}", run.stderr);
+        assert_eq!(run.stdout, "");
+    }
+    // --variant: the new entry's own.
+    let index = oci(&b.release, "1.0");
+    ok(&ocifit(&["index", "create", &oci(&b.dir, "generic"), "--push", &index], None));
+    let run = ocifit(&["index", "add", &index, "--image", &v3, "--variant", "v3"], None);
+    ok(&run);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        doc["manifests"][1]["platform"],
+        serde_json::json!({"os": "linux", "architecture": "amd64", "variant": "v3"})
+    );
+    // An index is not one image.
+    ok(&ocifit(&["index", "add", &index, "--image", &v3, "--features", "avx2", "--in-place"], None));
+    let run = ocifit(&["index", "add", &index, "--image", &index, "--features", "avx2"], None);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("is an index with 2 entries; name one image"), "{}", run.stderr);
+    std::fs::remove_dir_all(&b.root).unwrap();
+}
