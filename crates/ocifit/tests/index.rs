@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ocifit_lint::Linter;
+use ocifit_source::layout::write::LOCK_FILE;
 use ocifit_source::{Digest, Source};
 mod common;
 use common::{Run, ocifit};
@@ -281,7 +282,8 @@ fn in_place_points_the_tag_at_a_new_blob_and_keeps_other_tags() {
 /// The write is interrupted after the new blob is stored and before
 /// index.json is replaced: here the layout directory is made immutable
 /// (chattr +i, which stops root too), so the temporary index.json cannot be
-/// created. The layout must still be the old one, complete and valid. (The
+/// created (the lock file is made beforehand, as an earlier edit would
+/// have). The layout must still be the old one, complete and valid. (The
 /// library test `layout::write::tests::a_failure_before_the_rename_leaves_the_old_layout`
 /// fails the same step from inside.)
 #[test]
@@ -289,6 +291,7 @@ fn an_interrupted_in_place_write_leaves_the_old_layout_valid() {
     let layout = Layout::new("interrupted");
     let index_before = std::fs::read(layout.path().join("index.json")).unwrap();
     let v1_before = layout.read("v1");
+    std::fs::write(layout.path().join(LOCK_FILE), b"").unwrap();
     let immutable = Command::new("chattr").arg("+i").arg(layout.path()).status().is_ok_and(|s| s.success());
     if !immutable {
         eprintln!("skipped: chattr +i is not available here (the library test covers the same failure)");
