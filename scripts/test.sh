@@ -9,6 +9,8 @@ export CARGO_TERM_COLOR=never
 
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
+# chattr (tests/index.rs: an in-place write interrupted by an immutable layout)
+apt_packages+=(e2fsprogs)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
 # qemu-user, and a cross linker + C library for every non-x86 architecture
 # tested there (see `cross_targets` below)
