@@ -396,8 +396,8 @@ Where the edited index goes:
   -o FILE          that file (it may be the input file)
   --dry-run        a unified diff of the change on stdout; nothing is written
   --in-place       for oci:DIR[:TAG]: the new index is stored as a blob and the tag's
-                   entry of index.json points at it (atomic rename; other tags kept);
-                   prints oci:DIR@DIGEST
+                   entry of index.json points at it (atomic rename; other tags kept;
+                   concurrent edits take turns on DIR/.ocifit.lock); prints oci:DIR@DIGEST
   --push REF       docker://REF: pushes only the index, after checking with HEAD that
                    every manifest it lists is in REF's repository; prints REPO@DIGEST
 
