@@ -100,7 +100,7 @@ fn list_tags(tags: &[&str]) -> String {
 }
 
 /// DIR opened, once its `oci-layout` file says it is a layout.
-fn open_layout(path: &Path) -> Result<Dir, String> {
+pub(crate) fn open_layout(path: &Path) -> Result<Dir, String> {
     let dir = Dir::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => "no such directory".to_string(),
         std::io::ErrorKind::NotADirectory => "not a directory (an OCI layout is a directory)".to_string(),
@@ -110,11 +110,11 @@ fn open_layout(path: &Path) -> Result<Dir, String> {
     Ok(dir)
 }
 
-fn read_index_json(dir: &Dir) -> Result<Vec<u8>, String> {
+pub(crate) fn read_index_json(dir: &Dir) -> Result<Vec<u8>, String> {
     read_limited(dir, "index.json", MAX_INDEX_BYTES as u64, "index.json")
 }
 
-fn check_layout_file(dir: &Dir) -> Result<(), String> {
+pub(crate) fn check_layout_file(dir: &Dir) -> Result<(), String> {
     let bytes = read_limited(dir, "oci-layout", 64 * 1024, "oci-layout")
         .map_err(|e| format!("not an OCI image layout: {e}"))?;
     let doc: Value = serde_json::from_slice(&bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
@@ -228,7 +228,7 @@ pub fn single_entry_index(media_type: &str, digest: &Digest, size: u64, platform
 
 /// `blobs/ALG` of a digest: real directories inside DIR, not symbolic
 /// links. The algorithm's name comes from a validated digest.
-fn blob_dir(dir: &Dir, digest: &Digest) -> std::io::Result<Dir> {
+pub(crate) fn blob_dir(dir: &Dir, digest: &Digest) -> std::io::Result<Dir> {
     dir.subdir("blobs")?.subdir(digest.algorithm().name())
 }
 
@@ -254,7 +254,7 @@ fn read_blob(dir: &Dir, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, S
 
 /// The regular file `name` in `dir`, refused when `fstat` says it is over
 /// `max` bytes and never read past `max + 1` (it may grow while read).
-fn read_limited(dir: &Dir, name: &str, max: u64, what: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn read_limited(dir: &Dir, name: &str, max: u64, what: &str) -> Result<Vec<u8>, String> {
     let (file, size) = dir.open_regular(name).map_err(|e| problem(what, &e))?;
     if size > max {
         return Err(format!("{what}: larger than the {max} bytes allowed"));
@@ -274,7 +274,7 @@ fn read_at_most(file: std::fs::File, max: u64, what: &str) -> Result<Vec<u8>, St
 
 /// One line for an I/O problem with `what`: missing, refused (what was
 /// found instead of a regular file or directory), or the system's error.
-fn problem(what: &str, e: &std::io::Error) -> String {
+pub(crate) fn problem(what: &str, e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => format!("{what}: missing"),
         std::io::ErrorKind::InvalidInput => format!("{what}: {e}"),

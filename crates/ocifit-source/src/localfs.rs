@@ -111,6 +111,20 @@ impl Dir {
         keep_owner_and_mode: bool,
         before_commit: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<()> {
+        within_file_size_limit(bytes.len())?;
+        self.replace_with(name, keep_owner_and_mode, &mut |file| std::io::Write::write_all(file, bytes), before_commit)
+    }
+
+    /// [`Dir::replace`] with the content written by `write` (a stream, such
+    /// as a blob copied while its digest is checked: an error from `write`
+    /// leaves `name` untouched).
+    pub fn replace_with(
+        &self,
+        name: impl AsRef<OsStr>,
+        keep_owner_and_mode: bool,
+        write: &mut dyn FnMut(&mut File) -> io::Result<()>,
+        before_commit: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<()> {
         let name = name.as_ref();
         let old = match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
@@ -119,12 +133,10 @@ impl Dir {
             Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => Some(stat),
             _ => None,
         };
-        within_file_size_limit(bytes.len())?;
         let (temp, file) = self.create_temporary(if keep_owner_and_mode && old.is_some() { 0o600 } else { 0o666 })?;
         let result = (|| {
-            use std::io::Write as _;
             let mut file = file;
-            file.write_all(bytes)?;
+            write(&mut file)?;
             if let Some(old) = old.as_ref().filter(|_| keep_owner_and_mode) {
                 keep_owner_and_mode_of(&file, old)?;
             }
@@ -328,6 +340,28 @@ mod tests {
         // A directory is never replaced.
         std::fs::create_dir(dir.join("sub")).unwrap();
         assert!(d.replace("sub", b"x", true, &mut || Ok(())).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stream_that_fails_leaves_the_old_file() {
+        let dir = scratch("stream");
+        let d = Dir::open(&dir).unwrap();
+        std::fs::write(dir.join("blob"), b"old").unwrap();
+        let e = d
+            .replace_with(
+                "blob",
+                false,
+                &mut |f| {
+                    std::io::Write::write_all(f, b"half")?;
+                    Err(io::Error::other("wrong digest"))
+                },
+                &mut || Ok(()),
+            )
+            .unwrap_err();
+        assert_eq!(e.to_string(), "wrong digest");
+        assert_eq!(std::fs::read(dir.join("blob")).unwrap(), b"old");
+        assert!(leftovers(&dir).is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -141,7 +141,7 @@ fn write_index_with(
 
 /// `value` serialized like `original`: pretty (2 spaces) when the original
 /// spans lines, compact otherwise; a final newline when it had one.
-fn in_style_of(original: &[u8], value: &Value) -> Vec<u8> {
+pub(super) fn in_style_of(original: &[u8], value: &Value) -> Vec<u8> {
     let body = original.strip_suffix(b"\n").unwrap_or(original);
     let mut out = if body.contains(&b'\n') {
         serde_json::to_vec_pretty(value).expect("a Value always serializes")
@@ -159,7 +159,7 @@ fn in_style_of(original: &[u8], value: &Value) -> Vec<u8> {
 /// is a regular file of the blob's size whose content has the digest; it
 /// is read only then, and only that far. Anything else there (another
 /// file, a symbolic link, a FIFO) is replaced, with a new file's mode.
-fn store_blob(dir: &Dir, digest: &Digest, bytes: &[u8]) -> Result<(), String> {
+pub(super) fn store_blob(dir: &Dir, digest: &Digest, bytes: &[u8]) -> Result<(), String> {
     let what = format!("blob {digest}");
     let alg = digest.algorithm().name();
     let blobs = dir.subdir_or_create("blobs").and_then(|b| b.subdir_or_create(alg)).map_err(|e| match e.kind() {
