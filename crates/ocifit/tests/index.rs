@@ -292,15 +292,10 @@ fn an_interrupted_in_place_write_leaves_the_old_layout_valid() {
     let index_before = std::fs::read(layout.path().join("index.json")).unwrap();
     let v1_before = layout.read("v1");
     std::fs::write(layout.path().join(LOCK_FILE), b"").unwrap();
-    let immutable = Command::new("chattr").arg("+i").arg(layout.path()).status().is_ok_and(|s| s.success());
-    assert!(
-        immutable,
-        "chattr +i {} failed: this test needs root and e2fsprogs' chattr on a file system with the immutable flag",
-        layout.path().display()
-    );
+    let immutable = Immutable::new(layout.path());
     let run =
         ocifit(&["index", "add", &layout.arg("v1"), "--digest", &digest(1), "--features", "avx2", "--in-place"], None);
-    let _ = Command::new("chattr").arg("-i").arg(layout.path()).status();
+    drop(immutable);
     fails(&run, 2, &["--in-place", "index.json: cannot write"]);
     assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), index_before);
     assert_eq!(layout.read("v1"), v1_before);
@@ -657,4 +652,43 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// `chattr +i DIR` for as long as it lives (which stops root too).
+struct Immutable<'a>(&'a Path);
+
+impl<'a> Immutable<'a> {
+    fn new(dir: &'a Path) -> Immutable<'a> {
+        let done = Command::new("chattr").arg("+i").arg(dir).status().is_ok_and(|s| s.success());
+        assert!(
+            done,
+            "chattr +i {} failed: this test needs root and e2fsprogs' chattr on a file system with the immutable flag",
+            dir.display()
+        );
+        Immutable(dir)
+    }
+}
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+    }
+}
+
+/// A layout where nothing can be written (here an immutable directory, so
+/// the lock file cannot be created): an `--in-place` edit that changes
+/// nothing still succeeds, as it did before the lock; one that would
+/// write fails with exit 2, saying why, and leaves the layout as it was.
+#[test]
+fn in_place_on_a_layout_nothing_can_be_written_to() {
+    let layout = Layout::new("unwritable");
+    let before = std::fs::read(layout.path().join("index.json")).unwrap();
+    let _immutable = Immutable::new(layout.path());
+    let run = ocifit(&["index", "fix-order", &layout.arg("v1"), "--in-place"], None);
+    ok(&run);
+    assert!(run.stderr.contains("was not written"), "{}", run.stderr);
+    let run =
+        ocifit(&["index", "add", &layout.arg("v1"), "--digest", &digest(1), "--features", "avx2", "--in-place"], None);
+    fails(&run, 2, &["--in-place", ".ocifit.lock: cannot lock"]);
+    assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), before);
 }

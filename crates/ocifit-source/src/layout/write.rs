@@ -28,10 +28,12 @@
 //! index nested inside another would need the whole chain rewritten.
 
 use std::fs::File;
+use std::io::ErrorKind;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+use rustix::io::Errno;
 use serde_json::Value;
 
 use super::{choose, open_layout, read_index_json};
@@ -50,7 +52,11 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 pub struct LayoutLock {
     dir: Dir,
     index_json: Vec<u8>,
-    _lock: File,
+    /// The locked file; or, in a layout where nothing can be written (a
+    /// read-only file system, an immutable directory), why there is no
+    /// lock: an edit that changes nothing still succeeds there, and one
+    /// that would write fails with this reason.
+    lock: Result<File, String>,
 }
 
 impl LayoutLock {
@@ -58,12 +64,19 @@ impl LayoutLock {
     /// read its `index.json`. Take it before reading the index to edit.
     pub fn acquire(path: &Path) -> Result<LayoutLock, String> {
         let dir = open_layout(path)?;
-        let lock = dir.lock(LOCK_FILE, LOCK_WAIT).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::WouldBlock => format!("{LOCK_FILE}: {e}"),
-            _ => format!("{LOCK_FILE}: cannot lock: {e}"),
-        })?;
+        let lock = match dir.lock(LOCK_FILE, LOCK_WAIT) {
+            Ok(file) => Ok(file),
+            // Nothing may be written here.
+            Err(e) if matches!(Errno::from_io_error(&e), Some(Errno::ROFS | Errno::ACCESS | Errno::PERM)) => {
+                Err(format!("{LOCK_FILE}: cannot lock: {e}"))
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::WouldBlock) => {
+                return Err(format!("{LOCK_FILE}: {e}"));
+            }
+            Err(e) => return Err(format!("{LOCK_FILE}: cannot lock: {e}")),
+        };
         let index_json = read_index_json(&dir)?;
-        Ok(LayoutLock { dir, index_json, _lock: lock })
+        Ok(LayoutLock { dir, index_json, lock })
     }
 }
 
@@ -91,6 +104,9 @@ fn write_index_with(
     before_commit: &mut dyn FnMut() -> std::io::Result<()>,
 ) -> Result<Option<Digest>, String> {
     let dir = &lock.dir;
+    if let Err(why) = &lock.lock {
+        return Err(why.clone());
+    }
     let changed = || {
         "index.json changed since the index was read (another program wrote the layout); nothing was written"
             .to_string()
