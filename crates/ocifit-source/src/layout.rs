@@ -48,8 +48,8 @@ pub struct LayoutIndex {
 }
 
 pub fn read(dir: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutIndex, String> {
-    let dir = open_layout(dir)?;
-    let dir = &dir;
+    let layout = open_layout(dir)?;
+    let dir = &layout;
     let bytes = read_index_json(dir)?;
     let top: Value = serde_json::from_slice(&bytes).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top
@@ -244,7 +244,9 @@ fn read_blob(dir: &Dir, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, S
     if size != desc.size {
         return Err(wrong_size(size));
     }
-    let bytes = read_at_most(file, desc.size, &what).map_err(|_| wrong_size(desc.size + 1))?;
+    // One byte more than expected, to notice a file that grew since fstat.
+    let mut bytes = Vec::new();
+    file.take(desc.size + 1).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
     if bytes.len() as u64 != desc.size {
         return Err(wrong_size(bytes.len() as u64));
     }
@@ -256,18 +258,14 @@ fn read_blob(dir: &Dir, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, S
 /// `max` bytes and never read past `max + 1` (it may grow while read).
 pub(crate) fn read_limited(dir: &Dir, name: &str, max: u64, what: &str) -> Result<Vec<u8>, String> {
     let (file, size) = dir.open_regular(name).map_err(|e| problem(what, &e))?;
+    let too_big = || format!("{what}: larger than the {max} bytes allowed");
     if size > max {
-        return Err(format!("{what}: larger than the {max} bytes allowed"));
+        return Err(too_big());
     }
-    read_at_most(file, max, what)
-}
-
-/// All of `file`, an error (naming the limit) past `max` bytes.
-fn read_at_most(file: std::fs::File, max: u64, what: &str) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     file.take(max + 1).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
     if bytes.len() as u64 > max {
-        return Err(format!("{what}: larger than the {max} bytes allowed"));
+        return Err(too_big());
     }
     Ok(bytes)
 }
