@@ -343,6 +343,22 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// `-o FILE` where FILE is a symbolic link the user made: the file it
+    /// points to gets the content (as a plain write would have), the link
+    /// stays a link.
+    #[test]
+    fn replace_file_through_a_link_the_user_named_replaces_its_target() {
+        let dir = scratch("named-link");
+        std::fs::create_dir(dir.join("real")).unwrap();
+        std::fs::write(dir.join("real/index.json"), b"old").unwrap();
+        std::os::unix::fs::symlink("real/index.json", dir.join("link.json")).unwrap();
+        replace_file(&dir.join("link.json"), b"new").unwrap();
+        assert!(std::fs::symlink_metadata(dir.join("link.json")).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(dir.join("real/index.json")).unwrap(), b"new");
+        assert!(leftovers(&dir).is_empty() && leftovers(&dir.join("real")).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_stream_that_fails_leaves_the_old_file() {
         let dir = scratch("stream");

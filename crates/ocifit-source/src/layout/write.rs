@@ -28,8 +28,7 @@
 //! index nested inside another would need the whole chain rewritten.
 
 use std::fs::File;
-use std::io::ErrorKind;
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::path::Path;
 use std::time::Duration;
 
