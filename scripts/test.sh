@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
+# --- the repository stands alone ----------------------------------------------
+# Nothing may point outside it: no data beside the repository, no path of a
+# development machine, no outside specification (see the script).
+scripts/check-standalone.sh
+
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):

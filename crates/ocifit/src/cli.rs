@@ -224,7 +224,7 @@ Examples:
 pub enum HostFormat {
     /// A readable summary: platform, variant, features by level, what the OS disabled.
     Text,
-    /// The SEMANTICS §8 platform object (plus disabledByOs, unknownFlags, source).
+    /// The platform object of docs/semantics.md §8 (plus disabledByOs, unknownFlags, source).
     Json,
     /// A node-feature-discovery local feature file (features.d).
     Nfd,
