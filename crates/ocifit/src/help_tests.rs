@@ -54,9 +54,28 @@ fn help_at_80_columns_keeps_every_after_help_line() {
 
 #[test]
 fn help_at_80_columns_splits_no_example() {
-    // What an example line starts with; anything else in an Examples block
-    // is a piece of a split line (or a continuation after a `\`).
-    const PROGRAMS: [&str; 4] = ["ocifit ", "podman ", "kubectl ", "source "];
+    // The programs examples run. clap indents the pieces of a split line
+    // like the line itself, so a line that starts with anything else is a
+    // piece (unless the line before ends with `\`). An example of another
+    // program needs its name here.
+    const PROGRAMS: [&str; 16] = [
+        "ocifit",
+        "podman",
+        "kubectl",
+        "source",
+        "skopeo",
+        "docker",
+        "ctr",
+        "crictl",
+        "nerdctl",
+        "buildah",
+        "crane",
+        "regctl",
+        "jq",
+        "curl",
+        "sudo",
+        "systemctl",
+    ];
     let mut examples = 0;
     for (name, cmd) in every_command() {
         for help in rendered(&cmd) {
@@ -67,7 +86,8 @@ fn help_at_80_columns_splits_no_example() {
                 let whole = if continued {
                     line.starts_with("      ")
                 } else {
-                    line.starts_with("  ") && PROGRAMS.iter().any(|p| example.starts_with(p))
+                    let program = example.split_whitespace().next().unwrap_or_default();
+                    line.starts_with("  ") && PROGRAMS.contains(&program)
                 };
                 assert!(whole, "`{name} --help` at {COLUMNS} columns splits an example; this line is a piece:\n{line}");
                 assert!(line.chars().count() <= COLUMNS, "`{name} --help`: example wider than {COLUMNS}:\n{line}");
