@@ -323,9 +323,9 @@ fn layout_with_blobs(root: &std::path::Path, name: &str) -> (PathBuf, [PathBuf; 
     (dir, [index_path, manifest_path, config_path])
 }
 
-/// Issue 12 item 5: FIFOs, devices and symbolic links out of the layout in
-/// the place of `index.json`, `oci-layout`, a blob, the config blob or the
-/// blob directory: `select` ends at once with exit 2 and one line saying
+/// Issue 12 item 5: FIFOs, a device node (`/dev/zero`'s) and symbolic
+/// links out of the layout in the place of `index.json`, `oci-layout`, a
+/// blob, the config blob or the blob directory: `select` ends at once with exit 2 and one line saying
 /// what was found; it never hangs, never reads what a link points to, and
 /// the error does not tell the size of the file outside.
 #[test]
@@ -343,11 +343,12 @@ fn hostile_layout_files_are_read_only_as_regular_files_inside_the_layout() {
         std::fs::remove_file(path).unwrap();
         std::os::unix::fs::symlink(to, path).unwrap();
     };
-    let cases: [(&str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str); 9] = [
         ("index-json-fifo", "v1", "FIFO"),
         ("oci-layout-fifo", "v1", "FIFO"),
         ("index-blob-fifo", "v1", "FIFO"),
         ("config-blob-fifo", "img", "FIFO"),
+        ("config-blob-is-dev-zero", "img", "character device"),
         ("index-blob-links-outside", "v1", "symbolic link"),
         ("index-json-links-to-dev-zero", "v1", "symbolic link"),
         ("blob-directory-links-outside", "v1", "symbolic link"),
@@ -360,6 +361,11 @@ fn hostile_layout_files_are_read_only_as_regular_files_inside_the_layout() {
             "oci-layout-fifo" => fifo(&dir.join("oci-layout")),
             "index-blob-fifo" => fifo(&index_blob),
             "config-blob-fifo" => fifo(&config_blob),
+            "config-blob-is-dev-zero" => {
+                std::fs::remove_file(&config_blob).unwrap();
+                let made = std::process::Command::new("mknod").arg(&config_blob).args(["c", "1", "5"]).status();
+                assert!(made.unwrap().success(), "mknod (as root) makes the device node this case needs");
+            }
             "index-blob-links-outside" => {
                 std::fs::copy(&index_blob, &secret).unwrap();
                 std::fs::OpenOptions::new().append(true).open(&secret).unwrap().set_len(123_457).unwrap();
