@@ -191,8 +191,14 @@ impl Dir {
 /// Replace the file at `path` (a path the user named, such as `-o FILE`)
 /// atomically, keeping the owner and mode of the file it replaces. When
 /// `path` is a symbolic link, the file it points to is replaced, as a plain
-/// write would have changed that file.
+/// write would have changed that file. A path that is (or leads to) no
+/// regular file but a device, FIFO or socket (`-o /dev/stdout`,
+/// `/dev/null`) is written to, never replaced.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        use std::io::Write as _;
+        return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
+    }
     let path: PathBuf = match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path)?,
         _ => path.to_path_buf(),
@@ -356,6 +362,30 @@ mod tests {
         assert!(std::fs::symlink_metadata(dir.join("link.json")).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read(dir.join("real/index.json")).unwrap(), b"new");
         assert!(leftovers(&dir).is_empty() && leftovers(&dir.join("real")).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `-o` onto a device node (here a copy of `/dev/null`'s in a scratch
+    /// directory) or a FIFO writes to it: it is never replaced by a file.
+    #[test]
+    fn replace_file_writes_to_devices_and_fifos_without_replacing_them() {
+        let dir = scratch("devices");
+        let null = dir.join("null");
+        let made = std::process::Command::new("mknod").arg(&null).args(["c", "1", "3"]).status();
+        assert!(made.unwrap().success(), "mknod (as root) makes the device node this test needs");
+        replace_file(&null, b"into the void").unwrap();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&null).unwrap().file_type().is_char_device());
+        let fifo = dir.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        replace_file(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(leftovers(&dir).is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -692,3 +692,23 @@ fn in_place_on_a_layout_nothing_can_be_written_to() {
     fails(&run, 2, &["--in-place", ".ocifit.lock: cannot lock"]);
     assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), before);
 }
+
+/// `-o /dev/stdout` (a link to a pipe here) is written to, as a plain
+/// write would, by `index` and `lint --fix`: never replaced by a file.
+#[test]
+fn output_to_dev_stdout_writes_to_stdout() {
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"][0]["platform"]["features"] = json!(["SSE4.2"]);
+    let fixable = text(&doc);
+    let d1 = digest(1);
+    let cases: [(&[&str], &str, &str); 2] = [
+        (&["index", "add", "-", "--digest", &d1, "--features", "avx2", "-o", "/dev/stdout"], &index_text(), "avx2"),
+        (&["lint", "-", "--fix", "-o", "/dev/stdout"], &fixable, "sse4_2"),
+    ];
+    for (args, input, needle) in cases {
+        let run = ocifit(args, Some(input.as_bytes()));
+        ok(&run);
+        assert!(run.stdout.starts_with("{\n  \"schemaVersion\": 2,") && run.stdout.contains(needle), "{}", run.stdout);
+        assert!(std::fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink());
+    }
+}
