@@ -18,7 +18,7 @@ use ocifit_author::transfer::{self, Destination};
 use ocifit_core::{FeatureTable, Platform, Target};
 use ocifit_lint::Linter;
 use ocifit_lint::edit::{self, EditErrorKind, Edited, Op};
-use ocifit_source::layout::write::write_index;
+use ocifit_source::layout::write::{LayoutLock, write_index};
 use ocifit_source::registry::push::PushError;
 use ocifit_source::{Digest, Loaded, Options, Source};
 use serde_json::Value;
@@ -58,6 +58,14 @@ pub fn run(command: IndexCommand) -> Outcome {
         )));
     }
 
+    // --in-place: the layout is locked before the index to edit is read,
+    // until the edit is in place (docs/editing.md).
+    let lock = match &source {
+        Source::OciLayout { dir, .. } if out.in_place => {
+            Some(LayoutLock::acquire(dir).map_err(|e| Failure::bad(format!("{source}: --in-place: {e}")))?)
+        }
+        _ => None,
+    };
     let loaded = source.load()?;
     // A single image is shown as a one-entry index; adding to it makes a
     // new index (written elsewhere: the tag of a layout names a manifest,
@@ -116,10 +124,11 @@ pub fn run(command: IndexCommand) -> Outcome {
         transfer::make_available(&images, destination, &options, false, &mut |l| note(&l)).map_err(Failure::bad)?;
     }
     if let Some(path) = &out.output {
-        std::fs::write(path, &bytes).map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
+        ocifit_source::localfs::replace_file(path, &bytes)
+            .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
     }
-    if out.in_place {
-        in_place(&loaded, &bytes, edited.changed)?;
+    if let Some(lock) = &lock {
+        in_place(lock, &loaded, &bytes, edited.changed)?;
     }
     if let Some(destination) = &push {
         let media_type = media_type(&edited.document, &loaded);
@@ -208,7 +217,7 @@ fn create(a: IndexCreateArgs) -> Outcome {
         }
     } else {
         if let Some(path) = &a.out.output {
-            std::fs::write(path, &bytes)
+            ocifit_source::localfs::replace_file(path, &bytes)
                 .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
         }
         if let Some(destination) = &push {
@@ -332,7 +341,7 @@ fn media_type(document: &Value, loaded: &Loaded) -> String {
         .unwrap_or_else(|| ocifit_core::index::OCI_INDEX.to_string())
 }
 
-fn in_place(loaded: &Loaded, bytes: &[u8], changed: bool) -> Result<(), Failure> {
+fn in_place(lock: &LayoutLock, loaded: &Loaded, bytes: &[u8], changed: bool) -> Result<(), Failure> {
     let Source::OciLayout { dir, tag } = &loaded.source else { unreachable!("checked before loading") };
     let name = format!("oci:{}", dir.display());
     let old = loaded.resolved.as_ref().and_then(|r| r.digest.as_deref());
@@ -344,7 +353,7 @@ fn in_place(loaded: &Loaded, bytes: &[u8], changed: bool) -> Result<(), Failure>
         return Ok(());
     }
     let old = old.map(Digest::parse).transpose().map_err(|e| Failure::bad(format!("{}: {e}", loaded.source)))?;
-    let written = write_index(dir, tag.as_deref(), old.as_ref(), bytes)
+    let written = write_index(lock, tag.as_deref(), old.as_ref(), bytes)
         .map_err(|e| Failure::bad(format!("{}: --in-place: {e}", loaded.source)))?;
     match written {
         Some(d) => output::print(&format!("{name}@{d}\n")),
