@@ -210,11 +210,7 @@ impl Http {
         };
         let response = result.map_err(|e| self.transport_failure(url, e))?;
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
-            .collect();
+        let headers = lowercase_headers(response.headers());
         let limit = if (200..300).contains(&status) { max } else { ERROR_BODY_LIMIT };
         let declared = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<u64>().ok());
         if (200..300).contains(&status) && declared.is_some_and(|n| n > limit as u64) {
@@ -377,6 +373,11 @@ pub fn encode(value: &str) -> String {
     out
 }
 
+/// A response's headers, names lowercased (values that are not text dropped).
+fn lowercase_headers(headers: &ureq::http::HeaderMap) -> Vec<(String, String)> {
+    headers.iter().filter_map(|(n, v)| Some((n.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string()))).collect()
+}
+
 /// The request's own headers and, when there is one, its credentials.
 fn with_headers<B>(
     mut req: ureq::RequestBuilder<B>,
@@ -469,11 +470,7 @@ impl Http {
             .send(ureq::SendBody::from_reader(body))
             .map_err(|e| self.transport_failure(url, e).into_message())?;
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
-            .collect();
+        let headers = lowercase_headers(response.headers());
         let mut reply_body = Vec::new();
         let _ = response.into_body().into_reader().take(ERROR_BODY_LIMIT as u64).read_to_end(&mut reply_body);
         Ok(Reply { status, headers, body: reply_body, url: url.to_string() })
