@@ -39,13 +39,18 @@ pub struct LayoutManifest {
 }
 
 /// The manifest `oci:DIR[:TAG]` names (the tag's entry of `index.json`, or
-/// the only entry), exactly as stored, size and digest checked.
+/// the only entry), exactly as stored, size and digest checked; or
+/// `index.json` itself when it is the list of platforms (several entries,
+/// no tags), as reading a layout does.
 pub fn manifest(path: &Path, tag: Option<&str>, max: usize) -> Result<LayoutManifest, String> {
     let dir = open_layout(path)?;
-    let top: Value =
-        serde_json::from_slice(&read_index_json(&dir)?).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
+    let index_json = read_index_json(&dir)?;
+    let top: Value = serde_json::from_slice(&index_json).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top.get("manifests").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let i = choose(entries, tag)?.ok_or("index.json lists several images and no tags: name one with oci:DIR:TAG")?;
+    let Some(i) = choose(entries, tag)? else {
+        let media_type = media_type_of(&index_json).unwrap_or_else(|| OCI_INDEX.to_string());
+        return Ok(LayoutManifest { digest: Digest::sha256(&index_json), bytes: index_json, media_type });
+    };
     let desc = descriptor(&entries[i], "index.json")?;
     let bytes = read_blob(&dir, &desc, max)?;
     let media_type = media_type_of(&bytes).unwrap_or(desc.media_type);
@@ -254,6 +259,11 @@ mod tests {
         assert_eq!(entries[0]["annotations"], json!({REF_NAME: "1.0"}));
         assert_eq!(entries[1]["digest"], json!(Digest::sha256(first).to_string()));
         assert_eq!(manifest(&d, Some("1.0"), 1 << 20).unwrap().bytes, second);
+        // Untagged entries: index.json itself is the list of platforms.
+        let list = br#"{"schemaVersion":2,"manifests":[{"digest":"a"},{"digest":"b"}]}"#;
+        fs::write(d.join("index.json"), list).unwrap();
+        let top = manifest(&d, None, 1 << 20).unwrap();
+        assert_eq!((top.bytes.as_slice(), top.media_type.as_str()), (&list[..], OCI_INDEX));
         fs::remove_dir_all(&d).unwrap();
     }
 }
