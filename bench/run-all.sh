@@ -50,6 +50,7 @@ run index-vs-jq bench/index-vs-jq.sh
 RUNS=100 run host-vs-archspec bench/host-vs-archspec.sh
 run registry-vs-skopeo bench/registry-vs-skopeo.sh 20
 run fleet bench/fleet.sh 10000 500 3 10 100 1000
+run authoring bench/authoring.sh 5
 fi
 
 # The page is checked in: write no path of this machine into it. The build
@@ -75,10 +76,10 @@ relative() {
   echo
   echo "| what | measured | target | met |"
   echo "|---|---|---|---|"
-  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
+  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet authoring; do
     grep '^RESULT |' "$out/$name.txt" | sed 's/^RESULT | //; s/$/ |/; s/^/| /'
   done
-  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
+  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet authoring; do
     echo
     echo "## $name"
     echo
