@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ocifit_core::index::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use ocifit_source::layout::copy as layout;
 use ocifit_source::layout::platform_from_config;
-use ocifit_source::registry::copy::Repository;
+use ocifit_source::registry::copy::{RawManifest, Repository};
 use ocifit_source::{Digest, Options, Reference, Source};
 use serde_json::{Map, Value, json};
 
@@ -184,21 +184,13 @@ pub struct Blob {
     pub size: u64,
 }
 
-/// A manifest a target needs, with its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    pub digest: Digest,
-    pub media_type: String,
-    pub bytes: Vec<u8>,
-}
-
 /// What has to be in a target for an image's entries to be pullable there:
 /// blobs, then manifests in an order where every manifest comes after what
 /// it refers to.
 #[derive(Debug, Clone, Default)]
 pub struct Contents {
     pub blobs: Vec<Blob>,
-    pub manifests: Vec<Manifest>,
+    pub manifests: Vec<RawManifest>,
 }
 
 fn collect(
@@ -243,7 +235,7 @@ fn collect(
             }
         }
     }
-    contents.manifests.push(Manifest { digest, media_type, bytes });
+    contents.manifests.push(RawManifest { digest, media_type, bytes });
     Ok(())
 }
 

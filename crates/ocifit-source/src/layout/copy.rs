@@ -26,35 +26,28 @@ use super::write::{LOCK_FILE, blob_dir_or_create, in_style_of, store_blob};
 use super::{REF_NAME, blob_dir, choose, descriptor, open_layout, problem, read_blob, read_index_json, read_limited};
 use crate::digest::{Algorithm, Digest};
 use crate::localfs::Dir;
+use crate::registry::copy::RawManifest;
 
 /// How long tagging waits for an `--in-place` edit to release the layout.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
-
-/// A manifest as stored in a layout: exact bytes, digest, media type.
-#[derive(Debug, Clone)]
-pub struct LayoutManifest {
-    pub bytes: Vec<u8>,
-    pub digest: Digest,
-    pub media_type: String,
-}
 
 /// The manifest `oci:DIR[:TAG]` names (the tag's entry of `index.json`, or
 /// the only entry), exactly as stored, size and digest checked; or
 /// `index.json` itself when it is the list of platforms (several entries,
 /// no tags), as reading a layout does.
-pub fn manifest(path: &Path, tag: Option<&str>, max: usize) -> Result<LayoutManifest, String> {
+pub fn manifest(path: &Path, tag: Option<&str>, max: usize) -> Result<RawManifest, String> {
     let dir = open_layout(path)?;
     let index_json = read_index_json(&dir)?;
     let top: Value = serde_json::from_slice(&index_json).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top.get("manifests").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let Some(i) = choose(entries, tag)? else {
         let media_type = media_type_of(&index_json).unwrap_or_else(|| OCI_INDEX.to_string());
-        return Ok(LayoutManifest { digest: Digest::sha256(&index_json), bytes: index_json, media_type });
+        return Ok(RawManifest { digest: Digest::sha256(&index_json), bytes: index_json, media_type });
     };
     let desc = descriptor(&entries[i], "index.json")?;
     let bytes = read_blob(&dir, &desc, max)?;
     let media_type = media_type_of(&bytes).unwrap_or(desc.media_type);
-    Ok(LayoutManifest { bytes, digest: desc.digest, media_type })
+    Ok(RawManifest { bytes, digest: desc.digest, media_type })
 }
 
 /// A manifest (or config) blob by digest, size-limited and verified.

@@ -45,7 +45,8 @@ impl std::fmt::Debug for Repository {
     }
 }
 
-/// A manifest as stored: its exact bytes, digest and media type.
+/// A manifest as stored (in a registry or a layout): its exact bytes,
+/// digest and media type.
 #[derive(Debug, Clone)]
 pub struct RawManifest {
     pub bytes: Vec<u8>,
