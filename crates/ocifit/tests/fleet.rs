@@ -171,9 +171,9 @@ fn csv_has_one_row_per_pair() {
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "image,node,group,verdict,selected_index,selected_digest,better_index,depends_on");
+    assert_eq!(lines[0], "image,node,group,verdict,selected_index,selected_digest,better_index,depends_on,error");
     assert_eq!(lines.len(), 1 + 2 * 6);
-    assert!(lines.iter().any(|l| l.contains(",legacy-haswell-1,3,unknown,,,,bmi2")), "{text}");
+    assert!(lines.iter().any(|l| l.contains(",legacy-haswell-1,3,unknown,,,,bmi2,")), "{text}");
 }
 
 #[test]
@@ -282,4 +282,154 @@ fn affinity_yaml_and_notes() {
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("entry 1: nodes admitted for it on amd64 are given entry 0 (needs avx512f)"), "{err}");
+}
+
+const CPUID_DUMPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ocifit-host/tests/data/cpuid");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_unreadable_image_is_an_error_row_and_the_others_are_checked() {
+    // A deleted file and a registry that is down (nothing listens on port 1).
+    let missing = data("deleted.json");
+    let down = "docker://127.0.0.1:1/app:v1";
+    let base = ["fleet", "--nodes", &data("profiles.json"), "--image"];
+    let images = [data("app.json"), missing.clone(), down.to_string()];
+    let run = |format: &str| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(images.iter().map(String::as_str));
+        args.extend(["--format", format]);
+        ocifit(&args)
+    };
+
+    let out = run("json");
+    assert_eq!(out.status.code(), Some(1), "some images are not checked: {}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out);
+    let results = doc["results"].as_array().unwrap();
+    let errors: Vec<&Value> = results.iter().filter(|r| r["verdict"] == "error").collect();
+    assert_eq!(errors.len(), 2, "one row per unreadable image: {results:?}");
+    assert_eq!(errors[0]["image"], missing.as_str());
+    assert!(errors[0]["error"].as_str().unwrap().contains("no such file"), "{:?}", errors[0]);
+    assert_eq!(errors[1]["image"], down);
+    assert!(errors[1]["error"].as_str().unwrap().contains("127.0.0.1:1"), "{:?}", errors[1]);
+    assert_eq!(results.iter().filter(|r| r["verdict"] == "compatible").count(), 2, "app.json on both nodes");
+    assert_eq!(doc["summary"]["errors"], 2);
+    assert_eq!(doc["summary"]["pairs"], serde_json::json!({"compatible": 2, "incompatible": 0, "unknown": 0}));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("ocifit: not checked: ")).count(), 2, "{stderr}");
+
+    let out = run("csv");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text.lines().find(|l| l.starts_with(&format!("{missing},"))).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.starts_with(&format!("{missing},,,error,,,,,")) && row.contains("no such file"), "{row}");
+    assert_eq!(text.lines().count(), 1 + 2 + 2, "header, app.json on 2 nodes, 2 error rows: {text}");
+
+    let out = run("text");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().next().unwrap().ends_with("; 2 images not checked"), "{text}");
+    assert!(text.contains("not checked (the image could not be read):\n"), "{text}");
+    assert!(text.contains(&format!("  {missing}: error: ")), "{text}");
+    let row = text.lines().find(|l| l.starts_with(down)).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("error  error"), "a matrix row of errors: {row}");
+
+    // Nothing could be checked: exit 2, one line naming the input.
+    let out = ocifit(&["fleet", "--nodes", &data("profiles.json"), "--image", &missing, down]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&missing) && err.contains("no such file") && err.contains("1 more"), "{err}");
+}
+
+/// A Kubernetes node list whose nodes carry the labels `ocifit host
+/// --format nfd` writes (run on a CPUID dump), besides the kubelet's.
+fn ocifit_labelled_nodes(dir: &Path, dumps: &[(&str, &str)]) -> PathBuf {
+    let mut items = Vec::new();
+    for (node, dump) in dumps {
+        let out = ocifit(&["host", "--cpuid", &format!("{CPUID_DUMPS}/{dump}"), "--format", "nfd"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut labels = serde_json::Map::new();
+        labels.insert("kubernetes.io/os".into(), "linux".into());
+        labels.insert("kubernetes.io/arch".into(), "amd64".into());
+        for line in String::from_utf8(out.stdout).unwrap().lines().filter(|l| !l.starts_with('#')) {
+            let (key, value) = line.split_once('=').unwrap();
+            labels.insert(key.into(), value.into());
+        }
+        items.push(serde_json::json!({"kind": "Node", "metadata": {"name": node, "labels": labels}}));
+    }
+    let path = dir.join("nodes.json");
+    std::fs::write(&path, serde_json::json!({"kind": "List", "items": items}).to_string()).unwrap();
+    path
+}
+
+#[test]
+fn ocifit_labels_are_complete_no_unknown_verdicts() {
+    let dir = scratch("fleet-ocifit-labels");
+    let nodes = ocifit_labelled_nodes(&dir, &[("spr-1", "sapphire-rapids.txt"), ("zen4-1", "zen4.txt")]);
+    let nodes = nodes.to_str().unwrap();
+    let (out, doc) = fleet_json(&[nodes], &["app.json", "needs-bmi2.json", "avx512-only.json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    let v = verdicts(&doc);
+    assert_eq!(v[&("app.json".into(), "spr-1".into())], ("compatible".into(), Some(2)), "avx512_vnni, v4");
+    assert_eq!(v[&("needs-bmi2.json".into(), "zen4-1".into())], ("compatible".into(), Some(0)), "bmi2 is labelled");
+    assert!(v.values().all(|(verdict, _)| verdict == "compatible"), "{v:?}");
+    for group in doc["summary"]["groups"].as_array().unwrap() {
+        assert!(group.get("inputCannotTell").is_none(), "ocifit's labels tell every feature: {group}");
+    }
+    let text = ocifit(&["fleet", "--nodes", nodes, "--image", &data("app.json")]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(!text.contains("(input cannot tell"), "{text}");
+
+    // ocifit's labels beat NFD's CPUID labels and a NodeFeature of the same node.
+    let nfd_only = dir.join("nfd-only.json");
+    std::fs::write(
+        &nfd_only,
+        r#"{"kind":"NodeFeatureList","items":[{"kind":"NodeFeature","metadata":{"name":"spr-1"},
+            "spec":{"features":{"flags":{"cpu.cpuid":{"elements":{"SSE2":{},"AVX":{}}}}}}}]}"#,
+    )
+    .unwrap();
+    let (_, doc) = fleet_json(&[nodes, nfd_only.to_str().unwrap()], &["app.json"], &[]);
+    assert_eq!(verdicts(&doc)[&("app.json".into(), "spr-1".into())], ("compatible".into(), Some(2)));
+}
+
+#[test]
+fn ocifit_labels_that_contradict_the_kubelet_exit_2() {
+    let dir = scratch("fleet-ocifit-labels-bad");
+    let path = dir.join("nodes.json");
+    std::fs::write(
+        &path,
+        r#"{"kind":"NodeList","items":[{"metadata":{"name":"n1","labels":{"kubernetes.io/os":"linux",
+            "kubernetes.io/arch":"arm64","feature.node.kubernetes.io/ocifit-architecture":"amd64"}}}]}"#,
+    )
+    .unwrap();
+    let out = ocifit(&["fleet", "--nodes", path.to_str().unwrap(), "--image", &data("app.json")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("\"n1\"") && err.contains("ocifit labels say amd64"), "{err}");
+}
+
+#[test]
+fn cpuid_dumps_are_node_inputs() {
+    let dir = scratch("fleet-cpuid");
+    std::fs::copy(format!("{CPUID_DUMPS}/sapphire-rapids.txt"), dir.join("spr-7.txt")).unwrap();
+    std::fs::copy(format!("{CPUID_DUMPS}/zen4-no-zmm.txt"), dir.join("zen4-8.txt")).unwrap();
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let lone = format!("{CPUID_DUMPS}/zen4.txt");
+    let (out, doc) = fleet_json(&[&dir_arg, &lone], &["app.json", "avx512-only.json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let v = verdicts(&doc);
+    assert_eq!(v[&("app.json".into(), "spr-7".into())], ("compatible".into(), Some(2)));
+    assert_eq!(v[&("avx512-only.json".into(), "zen4".into())], ("compatible".into(), Some(0)));
+    assert_eq!(
+        v[&("avx512-only.json".into(), "zen4-8".into())],
+        ("incompatible".into(), None),
+        "the OS did not enable ZMM state: no AVX-512"
+    );
+    assert!(v.values().all(|(verdict, _)| verdict != "unknown"), "CPUID tells every feature: {v:?}");
 }
