@@ -45,13 +45,23 @@ pub fn read(dir: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutInde
     check_layout_file(dir)?;
     let index_path = dir.join("index.json");
     let bytes = read_limited(&index_path, MAX_INDEX_BYTES, None)?;
+    resolve(bytes, tag, &mut |desc| read_blob(dir, desc, max_blob))
+}
+
+/// What a layout's `index.json` (`bytes`) and TAG resolve to, with blobs
+/// read by `blob` (a directory's files, or an archive's members).
+pub(crate) fn resolve(bytes: Vec<u8>, tag: Option<&str>, blob: &mut BlobReader<'_>) -> Result<LayoutIndex, String> {
     let top: Value = serde_json::from_slice(&bytes).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top
         .get("manifests")
         .and_then(Value::as_array)
         .ok_or_else(|| "index.json: not an index: no \"manifests\" array".to_string())?;
+    if let Some(pin) = tag.and_then(|t| t.strip_prefix('@')) {
+        let pin = Digest::parse(pin)?;
+        return follow(&find_pinned(entries, &pin, blob)?, blob);
+    }
     match choose(entries, tag)? {
-        Some(i) => follow(dir, &entries[i], max_blob),
+        Some(i) => follow(&entries[i], blob),
         // index.json is itself the list of platforms.
         None => Ok(LayoutIndex { bytes, digest: None, media_type: OCI_INDEX.into(), synthesized: false }),
     }
@@ -84,6 +94,35 @@ pub(crate) fn choose(entries: &[Value], tag: Option<&str>) -> Result<Option<usiz
     }
 }
 
+/// The descriptor of `pin` (`oci:DIR@DIGEST`, as ocifit prints pinned
+/// references): an entry of `index.json`, or of an index it lists, nested
+/// at most [`MAX_NESTING`] deep.
+fn find_pinned(entries: &[Value], pin: &Digest, blob: &mut BlobReader<'_>) -> Result<Value, String> {
+    let mut level: Vec<Value> = entries.to_vec();
+    for _ in 0..MAX_NESTING {
+        let wanted = pin.to_string();
+        if let Some(found) = level.iter().find(|e| e.get("digest").and_then(Value::as_str) == Some(wanted.as_str())) {
+            return Ok(found.clone());
+        }
+        let mut next = Vec::new();
+        for entry in &level {
+            let media_type = entry.get("mediaType").and_then(Value::as_str).unwrap_or_default();
+            if media_type != OCI_INDEX && media_type != DOCKER_LIST {
+                continue;
+            }
+            let desc = descriptor(entry, "index.json")?;
+            let doc: Value = serde_json::from_slice(&blob(&desc)?)
+                .map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
+            next.extend(doc.get("manifests").and_then(Value::as_array).into_iter().flatten().cloned());
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    Err(format!("no image or index {pin} in the layout"))
+}
+
 fn list_tags(tags: &[&str]) -> String {
     if tags.is_empty() {
         return "it has no tags".into();
@@ -95,13 +134,24 @@ fn list_tags(tags: &[&str]) -> String {
 
 fn check_layout_file(dir: &Path) -> Result<(), String> {
     let path = dir.join("oci-layout");
-    let bytes = match read_limited(&path, 64 * 1024, None) {
+    let bytes = match read_limited(&path, OCI_LAYOUT_MAX_BYTES, None) {
         Ok(b) => b,
         Err(_) if !dir.exists() => return Err("no such directory".into()),
         Err(_) if !dir.is_dir() => return Err("not a directory (an OCI layout is a directory)".into()),
         Err(e) => return Err(format!("not an OCI image layout: {e}")),
     };
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
+    check_layout_version(&bytes)
+}
+
+/// The most an `oci-layout` file may have.
+pub(crate) const OCI_LAYOUT_MAX_BYTES: usize = 64 * 1024;
+
+/// Reads the blob a descriptor names, checked against its size and digest.
+pub(crate) type BlobReader<'a> = dyn FnMut(&Descriptor) -> Result<Vec<u8>, String> + 'a;
+
+/// The `oci-layout` file says `imageLayoutVersion` 1.0.0.
+pub(crate) fn check_layout_version(bytes: &[u8]) -> Result<(), String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
     match doc.get("imageLayoutVersion").and_then(Value::as_str) {
         Some("1.0.0") => Ok(()),
         Some(v) => Err(format!("oci-layout: unsupported imageLayoutVersion {:?}", shorten(v))),
@@ -110,9 +160,9 @@ fn check_layout_file(dir: &Path) -> Result<(), String> {
 }
 
 /// A descriptor's digest, size and media type, checked.
-struct Descriptor {
-    digest: Digest,
-    size: u64,
+pub(crate) struct Descriptor {
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     media_type: String,
     platform: Option<Value>,
 }
@@ -126,10 +176,10 @@ fn descriptor(value: &Value, what: &str) -> Result<Descriptor, String> {
     Ok(Descriptor { digest, size, media_type, platform: value.get("platform").cloned() })
 }
 
-fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, String> {
+fn follow(entry: &Value, blob: &mut BlobReader<'_>) -> Result<LayoutIndex, String> {
     let mut desc = descriptor(entry, "index.json")?;
     for _ in 0..MAX_NESTING {
-        let bytes = read_blob(dir, &desc, max_blob)?;
+        let bytes = blob(&desc)?;
         let doc: Value =
             serde_json::from_slice(&bytes).map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
         let media_type =
@@ -155,7 +205,7 @@ fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, Str
         if is_manifest {
             let platform = match desc.platform.take() {
                 Some(p) => p,
-                None => config_platform(dir, &doc, &desc.digest, max_blob)?,
+                None => config_platform(&doc, &desc.digest, blob)?,
             };
             let media_type = if media_type.is_empty() { OCI_MANIFEST.to_string() } else { media_type };
             let bytes = single_entry_index(&media_type, &desc.digest, desc.size, Some(platform));
@@ -171,10 +221,10 @@ fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, Str
 }
 
 /// The platform an image's config declares (`os`, `architecture`, ...).
-fn config_platform(dir: &Path, manifest: &Value, at: &Digest, max_blob: usize) -> Result<Value, String> {
+fn config_platform(manifest: &Value, at: &Digest, blob: &mut BlobReader<'_>) -> Result<Value, String> {
     let config = manifest.get("config").ok_or_else(|| format!("image manifest {at} has no config"))?;
     let desc = descriptor(config, &format!("image manifest {at} config"))?;
-    let bytes = read_blob(dir, &desc, max_blob)?;
+    let bytes = blob(&desc)?;
     platform_from_config(&bytes).map_err(|e| format!("config {}: {e}", desc.digest))
 }
 

@@ -20,6 +20,16 @@ use std::fmt;
 use crate::digest::{Digest, shorten};
 
 pub const DOCKER_HUB: &str = "docker.io";
+
+/// The transports of containers/image (skopeo, podman) that ocifit does not
+/// read. Without this, `dir:/tmp/x` would be taken for a Docker Hub image.
+pub const UNSUPPORTED_TRANSPORTS: &[&str] =
+    &["dir:", "docker-archive:", "docker-daemon:", "containers-storage:", "ostree:", "sif:", "tarball:"];
+
+/// The transport prefix of `arg` if it is one ocifit does not read.
+pub fn unsupported_transport(arg: &str) -> Option<&'static str> {
+    UNSUPPORTED_TRANSPORTS.iter().copied().find(|t| arg.starts_with(t))
+}
 /// Where Docker Hub's registry API really is.
 pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
