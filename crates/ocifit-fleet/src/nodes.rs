@@ -413,18 +413,31 @@ struct ProfileJson {
 
 impl ProfileJson {
     fn record(self, origin: &str, i: usize) -> Result<NodeRecord, String> {
-        let name = self.name.filter(|n| !n.is_empty()).ok_or_else(|| format!("[{i}] has no \"name\""))?;
+        let name = self.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| format!("[{i}] has no \"name\""))?;
+        let target = self.target().map_err(|e| format!("node {name:?}: {e}"))?;
+        Ok(NodeRecord { name, origin: origin.into(), evidence: Evidence::Exact { target, unknown: FeatureSet::new() } })
+    }
+
+    fn target(self) -> Result<Target, String> {
         let mut platform = Platform::new(&self.os, &self.architecture, &self.variant);
         platform.os_version = self.os_version;
         platform.os_features = self.os_features;
         let mut target = Target::new(&platform, FeatureSet::new());
         let table = FeatureTable::builtin();
         for f in &self.features {
-            let id = resolve_for(table, &target.platform.architecture, f).map_err(|e| format!("node {name:?}: {e}"))?;
+            let id = resolve_for(table, &target.platform.architecture, f).map_err(|e| e.to_string())?;
             target.features.insert(id);
         }
-        Ok(NodeRecord { name, origin: origin.into(), evidence: Evidence::Exact { target, unknown: FeatureSet::new() } })
+        Ok(target)
     }
+}
+
+/// The target one `ocifit host --format json` object describes (a node's
+/// profile, `"name"` optional): what `select --profile FILE` selects for.
+pub fn profile_target(bytes: &[u8]) -> Result<Target, String> {
+    let profile: ProfileJson =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a host profile (ocifit host --format json): {e}"))?;
+    profile.target()
 }
 
 impl Fleet {

@@ -427,19 +427,35 @@ fn reasons_json(rejected: &[Rejection]) -> Value {
     )
 }
 
-/// One entry's rejection, briefly: its reasons other than missing features,
-/// then `lacks avx512f avx512bw` for all the missing features at once.
-pub fn rejection_phrase(rejection: &Rejection) -> String {
-    let lacks: Vec<&str> = rejection
-        .reasons
-        .iter()
-        .filter_map(|x| match x {
-            Reason::FeatureUnsupported { feature } => Some(feature.as_str()),
-            _ => None,
-        })
-        .collect();
-    let mut why: Vec<String> =
-        rejection.reasons.iter().filter(|x| x.code() != "feature-unsupported").map(ToString::to_string).collect();
+/// One entry's rejection in one short phrase (what `select`'s table and
+/// this report write): its other reasons, then `unknown features x y` and
+/// `lacks avx512f avx512bw` for all such features at once — never a
+/// sentence per feature.
+pub fn brief_reasons(reasons: &[Reason]) -> String {
+    let mut lacks: Vec<&str> = Vec::new();
+    let mut unknown: Vec<&Reason> = Vec::new();
+    let mut why: Vec<String> = Vec::new();
+    for reason in reasons {
+        match reason {
+            Reason::FeatureUnsupported { feature } => lacks.push(feature),
+            Reason::FeatureUnknown { .. } => unknown.push(reason),
+            other => why.push(other.to_string()),
+        }
+    }
+    match unknown.as_slice() {
+        [] => {}
+        [one] => why.push(one.to_string()),
+        many => {
+            let names: Vec<&str> = many
+                .iter()
+                .filter_map(|r| match r {
+                    Reason::FeatureUnknown { feature, .. } => Some(feature.as_str()),
+                    _ => None,
+                })
+                .collect();
+            why.push(format!("unknown features {}", names.join(" ")));
+        }
+    }
     if !lacks.is_empty() {
         why.push(format!("lacks {}", lacks.join(" ")));
     }
@@ -452,8 +468,11 @@ pub fn rejection_phrase(rejection: &Rejection) -> String {
 fn reasons_text(index: &Index, rejected: &[Rejection]) -> String {
     let elsewhere =
         |r: &Rejection| r.reasons.iter().any(|x| matches!(x.code(), "no-platform" | "os-mismatch" | "arch-mismatch"));
-    let parts: Vec<String> =
-        rejected.iter().filter(|r| !elsewhere(r)).map(|r| format!("#{} {}", r.index, rejection_phrase(r))).collect();
+    let parts: Vec<String> = rejected
+        .iter()
+        .filter(|r| !elsewhere(r))
+        .map(|r| format!("#{} {}", r.index, brief_reasons(&r.reasons)))
+        .collect();
     let mut others: Vec<String> = Vec::new();
     for r in rejected.iter().filter(|r| elsewhere(r)) {
         let shown = index.entry(r.index).and_then(|e| e.platform).map_or("(no platform)".to_string(), |p| {

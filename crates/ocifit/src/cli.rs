@@ -62,6 +62,9 @@ The target:
   --platform P --features a,b    that, plus a and b
   --features a,b                 this OS/architecture (no variant) plus a and b
   --host                         this host's detected features (with --platform: on P)
+  --cpuinfo FILE, --cpuid FILE, --profile FILE
+                                 another node, from its /proc/cpuinfo, its
+                                 `ocifit host --dump-cpuid` or `ocifit host --format json`
 
 Feature names on the command line may be aliases (sse4.2, SSE42 and sse42 all mean sse4_2).
 An index must use canonical names; `ocifit features` lists them.
@@ -95,6 +98,15 @@ pub struct TargetArgs {
     /// Use this host's detected CPU features.
     #[arg(long)]
     pub host: bool,
+    /// Select for the node whose /proc/cpuinfo this is (captured on it).
+    #[arg(long, value_name = "FILE", group = "node_data", conflicts_with_all = ["host", "platform", "features"])]
+    pub cpuinfo: Option<String>,
+    /// Select for the node whose `ocifit host --dump-cpuid` output this is.
+    #[arg(long, value_name = "FILE", group = "node_data", conflicts_with_all = ["host", "platform", "features"])]
+    pub cpuid: Option<String>,
+    /// Select for the node whose `ocifit host --format json` output this is.
+    #[arg(long, value_name = "FILE", group = "node_data", conflicts_with_all = ["host", "platform", "features"])]
+    pub profile: Option<String>,
 }
 
 /// What `select` and `resolve` share: the index, the target, the mode.
@@ -121,7 +133,9 @@ pub struct SelectArgs {
 const RESOLVE_HELP: &str = "\
 Selects like `ocifit select` and prints only the winner, pinned by digest:
 host/repo@sha256:… for a registry, oci:DIR@sha256:… for a layout, the bare digest
-for a JSON file. Nothing is printed, and the exit code is 1, when no entry runs.
+for a JSON file (oci-archive:FILE@sha256:… for an archive; ocifit reads each back).
+Nothing is printed, and the exit code is 1, when no entry runs. --format json prints
+{\"reference\", \"index\", \"digest\", \"mediaType\", \"size\", \"platform\", \"source\"}.
 
 Examples:
   podman run \"$(ocifit resolve registry.example.com/app:1.4)\"
@@ -132,6 +146,9 @@ Examples:
 pub struct ResolveArgs {
     #[command(flatten)]
     pub choose: ChooseArgs,
+    /// text: the pinned reference alone; json: it with the entry and the source.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// How registries are reached (every command that reads a SOURCE).

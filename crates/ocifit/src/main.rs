@@ -19,7 +19,7 @@ fn main() {
     let cli = cli::Cli::parse_from(std::env::args_os());
     let stdin_is_source = matches!(&cli.command,
         cli::Command::Select(cli::SelectArgs { choose: cli::ChooseArgs { source, .. }, .. })
-        | cli::Command::Resolve(cli::ResolveArgs { choose: cli::ChooseArgs { source, .. } })
+        | cli::Command::Resolve(cli::ResolveArgs { choose: cli::ChooseArgs { source, .. }, .. })
             | cli::Command::K8s(cli::K8sCommand::Affinity(cli::AffinityArgs { source, .. }))
             if source == "-");
     let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Index(c) if c.source() == "-");
