@@ -203,8 +203,28 @@ pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
     let analysed = analyse(index, table);
     for group in groups(&analysed) {
         check_order(index, table, &group, out);
-        check_unreachable(&group, out);
+        for part in by_compression(index, &group) {
+            check_unreachable(&part, out);
+        }
     }
+}
+
+/// The annotation `podman manifest push --add-compression zstd` puts on the
+/// zstd copy of each image (containers/image's
+/// `OCI1InstanceAnnotationCompressionZSTD`, value `"true"`).
+pub const ZSTD_ANNOTATION: &str = "io.github.containers.compression.zstd";
+
+/// A platform group split by layer compression. Copies of one image in
+/// another compression are not rivals: containers/image picks the zstd copy
+/// when it can use zstd and the other one otherwise (docs/lint.md), so
+/// `unreachable-entry` compares entries only within one compression.
+fn by_compression<'g>(index: &Index, group: &[&'g Analysed]) -> Vec<Vec<&'g Analysed>> {
+    let zstd = |a: &Analysed| {
+        index.raw_entry(a.index).and_then(|e| e.get("annotations")).and_then(|a| a.get(ZSTD_ANNOTATION))
+            == Some(&Value::String("true".into()))
+    };
+    let (zstd, other): (Vec<&Analysed>, Vec<&Analysed>) = group.iter().copied().partition(|a| zstd(a));
+    [other, zstd].into_iter().filter(|part| !part.is_empty()).collect()
 }
 
 /// Per name: unknown, duplicate, redundant. (Empty names are `feature-empty`,

@@ -268,7 +268,7 @@ pub struct HostArgs {
 
 const LINT_HELP: &str = "\
 Checks, each with a stable code (docs/lint.md):
-  error    schema, index-invalid, features-type, feature-empty, digest-encoding,
+  error    schema, index-invalid, features-type, feature-empty, digest-encoding, data-invalid,
            feature-unknown (aliases too: an index must use canonical names),
            unsafe-order (an entry that needs features comes before its platform's
            fallback, so runtimes that ignore features pick it and may SIGILL)
@@ -281,7 +281,11 @@ nothing else, and writes it as 2-space indented JSON to -o FILE or stdout (the i
 unchanged, byte for byte, when nothing needed fixing). The report is then about the
 fixed index: on stdout with -o, on stderr without.
 
-Exit codes: 0 no errors (warnings and infos allowed), 1 errors, 2 unreadable input.
+--strict makes warnings fail too; --min-severity warning|error reports only what is at
+least that severe (errors always).
+
+Exit codes: 0 no errors (warnings and infos allowed; with --strict, no warnings either),
+1 errors, 2 unreadable input.
 
 Examples:
   ocifit lint index.json
@@ -302,6 +306,20 @@ pub struct LintArgs {
     /// With --fix: write the fixed index to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE", requires = "fix")]
     pub output: Option<std::path::PathBuf>,
+    /// Warnings fail too: exit 1 when a warning is reported, not only an error.
+    #[arg(long)]
+    pub strict: bool,
+    /// Report only findings at least this severe (errors are always reported).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = MinSeverity::Info)]
+    pub min_severity: MinSeverity,
+}
+
+/// `lint --min-severity`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MinSeverity {
+    Info,
+    Warning,
+    Error,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
