@@ -9,6 +9,9 @@ export CARGO_TERM_COLOR=never
 
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
+# k8s affinity --output patch is applied with `kubectl patch --local` (crates/ocifit/tests/fleet.rs);
+# Debian's kubectl is in kubernetes-client, unless a kubectl is already installed
+command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
 # qemu-user, and a cross linker + C library for every non-x86 architecture
 # tested there (see `cross_targets` below)

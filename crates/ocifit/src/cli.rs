@@ -399,9 +399,14 @@ nothing is left).
 Runtimes that ignore features (containerd, CRI-O) still pull the first entry of the node's
 platform; a note on stderr says when that entry may not run on the nodes admitted for another.
 
+--entry N writes the terms of one entry (deploy it by digest: ocifit resolve prints it);
+--output patch wraps the affinity for `kubectl patch deployment NAME --patch-file FILE`;
+--labels ocifit uses the labels of `ocifit host --format nfd` (every feature expressible).
+
 Examples:
   ocifit k8s affinity registry.example.com/app:2.0
-  ocifit k8s affinity index.json --format json";
+  ocifit k8s affinity index.json --format json
+  ocifit k8s affinity registry.example.com/app:2.0 --entry 2 --output patch > patch.yaml";
 
 #[derive(Args, Debug)]
 pub struct AffinityArgs {
@@ -410,6 +415,29 @@ pub struct AffinityArgs {
     pub source: String,
     #[arg(long, value_enum, default_value_t = ObjectFormat::Yaml)]
     pub format: ObjectFormat,
+    /// Only the terms of entry N (position in the index), for deploying that entry by digest.
+    #[arg(long, value_name = "N")]
+    pub entry: Option<usize>,
+    /// affinity: what goes under spec.affinity; patch: a strategic-merge patch for the Pod
+    /// template of a Deployment, StatefulSet or DaemonSet (kubectl patch --patch-file).
+    #[arg(long, value_enum, default_value_t = AffinityOutput::Affinity)]
+    pub output: AffinityOutput,
+    /// The node labels the terms use: node-feature-discovery's cpu-cpuid labels, or those
+    /// `ocifit host --format nfd` installs (every feature has one).
+    #[arg(long, value_enum, default_value_t = AffinityLabels::Nfd)]
+    pub labels: AffinityLabels,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AffinityOutput {
+    Affinity,
+    Patch,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AffinityLabels {
+    Nfd,
+    Ocifit,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -433,3 +433,108 @@ fn cpuid_dumps_are_node_inputs() {
     );
     assert!(v.values().all(|(verdict, _)| verdict != "unknown"), "CPUID tells every feature: {v:?}");
 }
+
+#[test]
+fn affinity_for_one_entry_as_a_workload_patch() {
+    let app = data("app.json");
+    let affinity = json(&ocifit(&["k8s", "affinity", &app, "--entry", "2", "--format", "json"]));
+    let out = ocifit(&["k8s", "affinity", &app, "--entry", "2", "--output", "patch", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let patch = json(&out);
+    assert_eq!(patch["spec"]["template"]["spec"]["affinity"], affinity, "the patch carries the same affinity");
+    assert_eq!(patch.as_object().unwrap().len(), 1, "nothing but spec.template.spec.affinity: {patch}");
+    assert!(affinity["nodeAffinity"].get("preferredDuringSchedulingIgnoredDuringExecution").is_none());
+    // Entry 2 (amd64/v4 + avx512_vnni) admits exactly the nodes that can run it: not the fallback's.
+    let nodes: Value = serde_json::from_str(&std::fs::read_to_string(data("nodes.json")).unwrap()).unwrap();
+    for node in nodes["items"].as_array().unwrap() {
+        let name = node["metadata"]["name"].as_str().unwrap();
+        let labels = node["metadata"]["labels"].as_object().unwrap();
+        assert_eq!(admits(&affinity, labels), name == SPR || name.starts_with("ip-10-0-1-"), "{name}");
+    }
+    let yaml =
+        String::from_utf8(ocifit(&["k8s", "affinity", &app, "--entry", "2", "--output", "patch"]).stdout).unwrap();
+    assert!(yaml.contains("# deploy the entry by digest: image: sha256:"), "{yaml}");
+    assert!(yaml.contains("\nspec:\n  template:\n    spec:\n      affinity:\n        nodeAffinity:\n"), "{yaml}");
+
+    let out = ocifit(&["k8s", "affinity", &app, "--entry", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--entry 5"), "out of range");
+}
+
+#[test]
+fn affinity_with_ocifit_labels_admits_what_fleet_finds_compatible() {
+    let dir = scratch("affinity-ocifit-labels");
+    let nodes_path = ocifit_labelled_nodes(
+        &dir,
+        &[
+            ("spr-1", "sapphire-rapids.txt"),
+            ("zen4-nozmm", "zen4-no-zmm.txt"),
+            ("spr-noamx", "sapphire-rapids-no-zmm.txt"),
+        ],
+    );
+    let nodes: Value = serde_json::from_str(&std::fs::read_to_string(&nodes_path).unwrap()).unwrap();
+    for image in ["app.json", "needs-bmi2.json", "avx512-only.json"] {
+        let out = ocifit(&["k8s", "affinity", &data(image), "--labels", "ocifit", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{image}: {}", String::from_utf8_lossy(&out.stderr));
+        let affinity = json(&out);
+        let text = affinity.to_string();
+        assert!(text.contains("ocifit-feature.") && !text.contains("cpu-cpuid."), "{image}: {text}");
+        let (_, doc) = fleet_json(&[nodes_path.to_str().unwrap()], &[image], &[]);
+        let v = verdicts(&doc);
+        for node in nodes["items"].as_array().unwrap() {
+            let name = node["metadata"]["name"].as_str().unwrap();
+            let labels = node["metadata"]["labels"].as_object().unwrap();
+            let compatible = v[&(image.to_string(), name.to_string())].0 == "compatible";
+            assert_eq!(admits(&affinity, labels), compatible, "{image} on {name}");
+        }
+    }
+    // rdpid has no NFD label but has an ocifit one.
+    let rdpid = dir.join("rdpid.json");
+    std::fs::write(
+        &rdpid,
+        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+           "digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64","features":["rdpid"]}}]}"#,
+    )
+    .unwrap();
+    let out = ocifit(&["k8s", "affinity", rdpid.to_str().unwrap(), "--labels", "ocifit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("feature.node.kubernetes.io/ocifit-feature.rdpid"));
+}
+
+/// The patch, applied by the real `kubectl patch --local` to a Deployment:
+/// the Pod template gets exactly ocifit's affinity (the old terms replaced,
+/// not merged), and nothing else changes.
+#[test]
+fn kubectl_applies_the_affinity_patch() {
+    let found =
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()));
+    assert!(found, "kubectl is not installed: scripts/test.sh installs it (apt kubernetes-client)");
+    let dir = scratch("kubectl-patch");
+    let deployment = dir.join("deployment.json");
+    let original = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
+        "spec": {"selector": {"matchLabels": {"app": "app"}}, "template": {
+            "metadata": {"labels": {"app": "app"}},
+            "spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [{"matchExpressions": [{"key": "old", "operator": "In", "values": ["x"]}]}]}}},
+                     "containers": [{"name": "app", "image": "registry.example.com/app:1"}]}}}});
+    std::fs::write(&deployment, original.to_string()).unwrap();
+    let patch = dir.join("patch.yaml");
+    let out = ocifit(&["k8s", "affinity", &data("needs-bmi2.json"), "--output", "patch"]);
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::write(&patch, &out.stdout).unwrap();
+    let applied = Command::new("kubectl")
+        .args(["patch", "--local", "-o", "json", "-f"])
+        .arg(&deployment)
+        .arg("--patch-file")
+        .arg(&patch)
+        .output()
+        .expect("kubectl runs");
+    assert!(applied.status.success(), "kubectl: {}", String::from_utf8_lossy(&applied.stderr));
+    let patched: Value = serde_json::from_slice(&applied.stdout).unwrap();
+    let affinity = json(&ocifit(&["k8s", "affinity", &data("needs-bmi2.json"), "--format", "json"]));
+    assert_eq!(patched["spec"]["template"]["spec"]["affinity"], affinity);
+    let mut rest = patched.clone();
+    rest["spec"]["template"]["spec"]["affinity"] = original["spec"]["template"]["spec"]["affinity"].clone();
+    assert_eq!(rest, original, "only the affinity changed");
+}
