@@ -528,3 +528,46 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nodes::{self, Fleet};
+
+    /// A library user gets the CLI's report: an image that could not be
+    /// read is one error row in each format, the others are checked.
+    #[test]
+    fn a_failed_image_is_one_error_row_in_every_format() {
+        let profiles = br#"[{"name":"n1","os":"linux","architecture":"amd64","variant":"v3","features":[]},
+                            {"name":"n2","os":"linux","architecture":"arm64","features":[]}]"#;
+        let fleet = Fleet::from_records(nodes::parse(profiles, "profiles.json", "-").unwrap()).unwrap();
+        let index = Index::from_slice(
+            br#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",
+                "size":1,"digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64"}}]}"#,
+        )
+        .unwrap();
+        let images = ["app.json".to_string(), "gone:v1".to_string()];
+        let report = Report::new(&fleet, &images, vec![Ok(index), Err("gone:v1: unknown tag".into())], 2);
+        assert_eq!(report.checked(), 1);
+        assert_eq!(report.failures().collect::<Vec<_>>(), [("gone:v1", "gone:v1: unknown tag")]);
+        assert!(!report.all_compatible());
+        assert_eq!(report.totals(), Counts { compatible: 1, incompatible: 1, unknown: 0 });
+
+        let mut json = Vec::new();
+        report.json(&mut json, false).unwrap();
+        let doc: Value = serde_json::from_slice(&json).unwrap();
+        let results = doc["results"].as_array().unwrap();
+        assert_eq!(results.len(), 3, "two nodes for app.json, one error row: {doc}");
+        assert_eq!(results[2], json!({"image": "gone:v1", "verdict": "error", "error": "gone:v1: unknown tag"}));
+        assert_eq!(doc["summary"]["errors"], 1);
+
+        let mut csv = Vec::new();
+        report.csv(&mut csv, true).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert_eq!(csv.lines().filter(|l| l.starts_with("gone:v1,,,error,")).count(), 1, "{csv}");
+        assert_eq!(csv.lines().count(), 3, "header, n2 incompatible, the error: {csv}");
+
+        let text = report.text(false);
+        assert!(text.contains("  gone:v1: error: gone:v1: unknown tag\n"), "{text}");
+    }
+}
