@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet");
 const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cpuinfo");
 
@@ -18,8 +20,9 @@ const OLD_NFD: &str = "legacy-haswell-1";
 const GRAVITON: &str = "ip-10-0-3-7.eu-west-1.compute.internal";
 const S390X: &str = "mainframe-lpar-2";
 
+/// A file of `tests/data/fleet`, or an absolute path as it is.
 fn data(name: &str) -> String {
-    format!("{DATA}/{name}")
+    if name.starts_with('/') { name.to_string() } else { format!("{DATA}/{name}") }
 }
 
 fn ocifit(args: &[&str]) -> Output {
@@ -50,7 +53,7 @@ fn verdicts(doc: &Value) -> BTreeMap<(String, String), (String, Option<u64>)> {
 
 fn fleet_json(nodes: &[&str], images: &[&str], extra: &[&str]) -> (Output, Value) {
     let mut args = vec!["fleet", "--format", "json", "--nodes"];
-    let nodes: Vec<String> = nodes.iter().map(|n| if n.starts_with('/') { n.to_string() } else { data(n) }).collect();
+    let nodes: Vec<String> = nodes.iter().map(|n| data(n)).collect();
     args.extend(nodes.iter().map(String::as_str));
     args.push("--image");
     let images: Vec<String> = images.iter().map(|i| data(i)).collect();
@@ -215,6 +218,18 @@ fn bad_node_inputs_exit_2_naming_the_input() {
     assert_eq!(out.status.code(), Some(2), "the same node twice");
 }
 
+/// An index whose one entry needs `rdpid`, which NFD has no label for.
+fn rdpid_index(dir: &Path) -> PathBuf {
+    let path = dir.join("rdpid.json");
+    std::fs::write(
+        &path,
+        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+           "digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64","features":["rdpid"]}}]}"#,
+    )
+    .unwrap();
+    path
+}
+
 /// `matchExpressions` (only `In` is written) against a node's labels.
 fn admits(affinity: &Value, labels: &serde_json::Map<String, Value>) -> bool {
     let terms = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
@@ -228,21 +243,31 @@ fn admits(affinity: &Value, labels: &serde_json::Map<String, Value>) -> bool {
     })
 }
 
+/// `k8s affinity IMAGE` (with `flags`) admits exactly the nodes of the node
+/// list `nodes` that `fleet` finds compatible; returns the affinity.
+fn affinity_agrees_with_fleet(nodes: &str, image: &str, flags: &[&str]) -> Value {
+    let list: Value = serde_json::from_str(&std::fs::read_to_string(data(nodes)).unwrap()).unwrap();
+    let image_path = data(image);
+    let mut args = vec!["k8s", "affinity", image_path.as_str(), "--format", "json"];
+    args.extend(flags);
+    let out = ocifit(&args);
+    assert_eq!(out.status.code(), Some(0), "{image}: {}", String::from_utf8_lossy(&out.stderr));
+    let affinity = json(&out);
+    let (_, doc) = fleet_json(&[nodes], &[image], &[]);
+    let v = verdicts(&doc);
+    for node in list["items"].as_array().unwrap() {
+        let name = node["metadata"]["name"].as_str().unwrap();
+        let labels = node["metadata"]["labels"].as_object().unwrap();
+        let compatible = v[&(image.to_string(), name.to_string())].0 == "compatible";
+        assert_eq!(admits(&affinity, labels), compatible, "{image} on {name}");
+    }
+    affinity
+}
+
 #[test]
 fn affinity_admits_the_nodes_fleet_finds_compatible() {
-    let nodes: Value = serde_json::from_str(&std::fs::read_to_string(data("nodes.json")).unwrap()).unwrap();
     for image in ["app.json", "needs-bmi2.json", "avx512-only.json"] {
-        let out = ocifit(&["k8s", "affinity", &data(image), "--format", "json"]);
-        assert_eq!(out.status.code(), Some(0), "{image}: {}", String::from_utf8_lossy(&out.stderr));
-        let affinity = json(&out);
-        let (_, doc) = fleet_json(&["nodes.json"], &[image], &[]);
-        let v = verdicts(&doc);
-        for node in nodes["items"].as_array().unwrap() {
-            let name = node["metadata"]["name"].as_str().unwrap();
-            let labels = node["metadata"]["labels"].as_object().unwrap();
-            let compatible = v[&(image.to_string(), name.to_string())].0 == "compatible";
-            assert_eq!(admits(&affinity, labels), compatible, "{image} on {name}");
-        }
+        affinity_agrees_with_fleet("nodes.json", image, &[]);
     }
 }
 
@@ -258,13 +283,7 @@ fn affinity_yaml_and_notes() {
 
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fleet-affinity");
     std::fs::create_dir_all(&dir).unwrap();
-    let unnamed = dir.join("rdpid.json");
-    std::fs::write(
-        &unnamed,
-        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-           "digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64","features":["rdpid"]}}]}"#,
-    )
-    .unwrap();
+    let unnamed = rdpid_index(&dir);
     let out = ocifit(&["k8s", "affinity", unnamed.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "nothing expressible");
     let err = String::from_utf8(out.stderr).unwrap();
@@ -285,13 +304,6 @@ fn affinity_yaml_and_notes() {
 }
 
 const CPUID_DUMPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ocifit-host/tests/data/cpuid");
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[test]
 fn an_unreadable_image_is_an_error_row_and_the_others_are_checked() {
@@ -370,7 +382,7 @@ fn ocifit_labelled_nodes(dir: &Path, dumps: &[(&str, &str)]) -> PathBuf {
 
 #[test]
 fn ocifit_labels_are_complete_no_unknown_verdicts() {
-    let dir = scratch("fleet-ocifit-labels");
+    let dir = common::scratch_dir("fleet-ocifit-labels");
     let nodes = ocifit_labelled_nodes(&dir, &[("spr-1", "sapphire-rapids.txt"), ("zen4-1", "zen4.txt")]);
     let nodes = nodes.to_str().unwrap();
     let (out, doc) = fleet_json(&[nodes], &["app.json", "needs-bmi2.json", "avx512-only.json"], &[]);
@@ -400,7 +412,7 @@ fn ocifit_labels_are_complete_no_unknown_verdicts() {
 
 #[test]
 fn ocifit_labels_that_contradict_the_kubelet_exit_2() {
-    let dir = scratch("fleet-ocifit-labels-bad");
+    let dir = common::scratch_dir("fleet-ocifit-labels-bad");
     let path = dir.join("nodes.json");
     std::fs::write(
         &path,
@@ -416,7 +428,7 @@ fn ocifit_labels_that_contradict_the_kubelet_exit_2() {
 
 #[test]
 fn cpuid_dumps_are_node_inputs() {
-    let dir = scratch("fleet-cpuid");
+    let dir = common::scratch_dir("fleet-cpuid");
     std::fs::copy(format!("{CPUID_DUMPS}/sapphire-rapids.txt"), dir.join("spr-7.txt")).unwrap();
     std::fs::copy(format!("{CPUID_DUMPS}/zen4-no-zmm.txt"), dir.join("zen4-8.txt")).unwrap();
     let dir_arg = dir.to_string_lossy().into_owned();
@@ -463,7 +475,7 @@ fn affinity_for_one_entry_as_a_workload_patch() {
 
 #[test]
 fn affinity_with_ocifit_labels_admits_what_fleet_finds_compatible() {
-    let dir = scratch("affinity-ocifit-labels");
+    let dir = common::scratch_dir("affinity-ocifit-labels");
     let nodes_path = ocifit_labelled_nodes(
         &dir,
         &[
@@ -472,30 +484,13 @@ fn affinity_with_ocifit_labels_admits_what_fleet_finds_compatible() {
             ("spr-noamx", "sapphire-rapids-no-zmm.txt"),
         ],
     );
-    let nodes: Value = serde_json::from_str(&std::fs::read_to_string(&nodes_path).unwrap()).unwrap();
     for image in ["app.json", "needs-bmi2.json", "avx512-only.json"] {
-        let out = ocifit(&["k8s", "affinity", &data(image), "--labels", "ocifit", "--format", "json"]);
-        assert_eq!(out.status.code(), Some(0), "{image}: {}", String::from_utf8_lossy(&out.stderr));
-        let affinity = json(&out);
+        let affinity = affinity_agrees_with_fleet(nodes_path.to_str().unwrap(), image, &["--labels", "ocifit"]);
         let text = affinity.to_string();
         assert!(text.contains("ocifit-feature.") && !text.contains("cpu-cpuid."), "{image}: {text}");
-        let (_, doc) = fleet_json(&[nodes_path.to_str().unwrap()], &[image], &[]);
-        let v = verdicts(&doc);
-        for node in nodes["items"].as_array().unwrap() {
-            let name = node["metadata"]["name"].as_str().unwrap();
-            let labels = node["metadata"]["labels"].as_object().unwrap();
-            let compatible = v[&(image.to_string(), name.to_string())].0 == "compatible";
-            assert_eq!(admits(&affinity, labels), compatible, "{image} on {name}");
-        }
     }
     // rdpid has no NFD label but has an ocifit one.
-    let rdpid = dir.join("rdpid.json");
-    std::fs::write(
-        &rdpid,
-        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-           "digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64","features":["rdpid"]}}]}"#,
-    )
-    .unwrap();
+    let rdpid = rdpid_index(&dir);
     let out = ocifit(&["k8s", "affinity", rdpid.to_str().unwrap(), "--labels", "ocifit"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8(out.stdout).unwrap().contains("feature.node.kubernetes.io/ocifit-feature.rdpid"));
@@ -509,7 +504,7 @@ fn kubectl_applies_the_affinity_patch() {
     let found =
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()));
     assert!(found, "kubectl is not installed: scripts/test.sh installs it (apt kubernetes-client)");
-    let dir = scratch("kubectl-patch");
+    let dir = common::scratch_dir("kubectl-patch");
     let deployment = dir.join("deployment.json");
     let original = serde_json::json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},

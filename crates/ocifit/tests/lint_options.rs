@@ -5,17 +5,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::ocifit;
 use serde_json::{Value, json};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn entry(n: u8, platform: Value) -> Value {
     json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
@@ -40,7 +31,7 @@ fn codes(run: &common::Run) -> Vec<(String, String)> {
 
 #[test]
 fn strict_fails_on_warnings_and_min_severity_filters() {
-    let dir = scratch("lint-strict");
+    let dir = common::scratch_dir("lint-strict");
     // A warning (feature-duplicate) and an info (feature-redundant: v3 guarantees avx2), no error.
     let index = write_index(
         &dir,
@@ -102,7 +93,7 @@ fn strict_fails_on_warnings_and_min_severity_filters() {
 
 #[test]
 fn data_must_be_rfc4648_base64_of_the_content() {
-    let dir = scratch("lint-data");
+    let dir = common::scratch_dir("lint-data");
     let content = br#"{"schemaVersion":2}"#;
     let digest = {
         use sha2::Digest as _;
@@ -135,7 +126,7 @@ fn data_must_be_rfc4648_base64_of_the_content() {
 
 #[test]
 fn zstd_copies_of_each_image_are_not_unreachable() {
-    let dir = scratch("lint-zstd");
+    let dir = common::scratch_dir("lint-zstd");
     // As `podman manifest push --add-compression zstd` writes it: every
     // image again, with zstd layers, annotated.
     let zstd = |mut e: Value| {
@@ -168,7 +159,7 @@ fn zstd_copies_of_each_image_are_not_unreachable() {
 
 #[test]
 fn unsafe_order_hint_names_the_command_that_writes_back() {
-    let dir = scratch("lint-hint");
+    let dir = common::scratch_dir("lint-hint");
     let entries = vec![
         entry(1, json!({"os": "linux", "architecture": "amd64", "features": ["avx2"]})),
         entry(2, json!({"os": "linux", "architecture": "amd64"})),

@@ -5,20 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::ocifit;
 use serde_json::{Value, json};
 
 const APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet/app.json");
 const CPUID_DUMPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ocifit-host/tests/data/cpuid");
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn selected(args: &[&str]) -> (Option<i32>, Value) {
     let mut all = vec!["select", APP, "--format", "json"];
@@ -29,7 +22,7 @@ fn selected(args: &[&str]) -> (Option<i32>, Value) {
 
 #[test]
 fn select_for_a_node_from_its_cpuinfo_cpuid_dump_or_profile() {
-    let dir = scratch("select-node-data");
+    let dir = common::scratch_dir("select-node-data");
     // A Zen 4 whose OS did not enable AVX-512 state: x86-64-v3, so entry 1 (avx2 bmi2 fma).
     let dump = format!("{CPUID_DUMPS}/zen4-no-zmm.txt");
     let (code, doc) = selected(&["--cpuid", &dump]);
@@ -71,7 +64,7 @@ fn select_for_a_node_from_its_cpuinfo_cpuid_dump_or_profile() {
 
 #[test]
 fn select_rejections_are_one_short_phrase_and_this_host_is_named() {
-    let dir = scratch("select-phrase");
+    let dir = common::scratch_dir("select-phrase");
     let many: Vec<String> = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16"]
         .iter()
         .map(|f| f.to_string())
@@ -137,7 +130,7 @@ fn layout(dir: &Path) {
 
 #[test]
 fn resolve_prints_a_pinned_layout_reference_that_ocifit_reads_back() {
-    let dir = scratch("resolve-pinned").join("my:layout");
+    let dir = common::scratch_dir("resolve-pinned").join("my:layout");
     layout(&dir);
     let source = format!("oci:{}:v1", dir.display());
     let run = ocifit(&["resolve", &source, "--platform", "linux/amd64/v3"], None);
