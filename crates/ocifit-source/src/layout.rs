@@ -1,5 +1,6 @@
-//! OCI image layouts (`oci:DIR[:TAG]`), as `skopeo copy`, `buildah push`,
-//! `oras` and `crane` write them.
+//! OCI image layouts (`oci:DIR[:TAG]`, `oci:DIR@DIGEST`), as `skopeo copy`,
+//! `buildah push`, `oras` and `crane` write them. The same rules read a
+//! layout inside a tar ([`crate::archive`]).
 //!
 //! `DIR/oci-layout` must say `imageLayoutVersion` 1.0.0; `DIR/index.json`
 //! lists what the layout holds. With TAG, the one entry whose
@@ -96,11 +97,13 @@ pub(crate) fn choose(entries: &[Value], tag: Option<&str>) -> Result<Option<usiz
 
 /// The descriptor of `pin` (`oci:DIR@DIGEST`, as ocifit prints pinned
 /// references): an entry of `index.json`, or of an index it lists, nested
-/// at most [`MAX_NESTING`] deep.
+/// at most [`MAX_NESTING`] deep. Each index is read once, however many
+/// entries name it.
 fn find_pinned(entries: &[Value], pin: &Digest, blob: &mut BlobReader<'_>) -> Result<Value, String> {
+    let wanted = pin.to_string();
     let mut level: Vec<Value> = entries.to_vec();
+    let mut read: std::collections::HashSet<String> = std::collections::HashSet::new();
     for _ in 0..MAX_NESTING {
-        let wanted = pin.to_string();
         if let Some(found) = level.iter().find(|e| e.get("digest").and_then(Value::as_str) == Some(wanted.as_str())) {
             return Ok(found.clone());
         }
@@ -111,6 +114,9 @@ fn find_pinned(entries: &[Value], pin: &Digest, blob: &mut BlobReader<'_>) -> Re
                 continue;
             }
             let desc = descriptor(entry, "index.json")?;
+            if !read.insert(desc.digest.to_string()) {
+                continue;
+            }
             let doc: Value = serde_json::from_slice(&blob(&desc)?)
                 .map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
             next.extend(doc.get("manifests").and_then(Value::as_array).into_iter().flatten().cloned());
