@@ -9,7 +9,10 @@
 //! - a descriptor's `data` is RFC 4648 base64 (padded, canonical) and
 //!   decodes to `size` bytes that hash to `digest` ([`Code::DataInvalid`];
 //!   image-spec descriptor.md, "Embedded content" — the image-spec's own
-//!   descriptor tests reject unpadded and invalid data, the schema does not).
+//!   descriptor tests reject unpadded and invalid data, the schema does not);
+//! - an entry's `artifactType` is a media type (content-descriptor.json
+//!   says so, but the index schema's own descriptor leaves the field out)
+//!   ([`Code::Schema`]).
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -33,6 +36,7 @@ pub fn check(document: &Value, out: &mut Vec<Diagnostic>) {
     }
     for (i, entry) in manifests(document).iter().enumerate() {
         check_data(&format!("/manifests/{i}"), entry, out);
+        check_artifact_type(&format!("/manifests/{i}"), entry, out);
         if let Some(Value::String(digest)) = entry.get("digest") {
             if !digest_ok(digest) {
                 check_digest(&format!("/manifests/{i}/digest"), entry.get("digest"), out);
@@ -91,9 +95,17 @@ fn digest_ok(digest: &str) -> bool {
 /// A descriptor's `data` (at `at`/data): RFC 4648 base64, then, when it
 /// decodes, the content `size` and a sha256/sha512 `digest` name.
 fn check_data(at: &str, descriptor: &Value, out: &mut Vec<Diagnostic>) {
-    let Some(Value::String(data)) = descriptor.get("data") else { return };
     let at = format!("{at}/data");
     let hint = "embed the content as standard base64 with padding (RFC 4648 section 4), or remove data";
+    let data = match descriptor.get("data") {
+        None => return,
+        Some(Value::String(data)) => data,
+        Some(other) => {
+            let problem = format!("data must be a base64 string, not {} ({})", type_name(other), short(other));
+            out.push(Diagnostic::new(Code::DataInvalid, at, problem, hint));
+            return;
+        }
+    };
     let decoded = match base64::engine::general_purpose::STANDARD.decode(data) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -129,6 +141,26 @@ fn check_data(at: &str, descriptor: &Value, out: &mut Vec<Diagnostic>) {
             at,
             format!("data hashes to {actual}, not to the descriptor's digest"),
             "data must be exactly the referenced content: fix digest or data",
+        ));
+    }
+}
+
+/// `artifactType`: a string of the form `type/subtype` in the characters
+/// RFC 6838 allows (image-spec's `mediaType` pattern).
+fn check_artifact_type(at: &str, descriptor: &Value, out: &mut Vec<Diagnostic>) {
+    let Some(value) = descriptor.get("artifactType") else { return };
+    let name_ok = |s: &str| {
+        (1..=127).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    let ok = value.as_str().and_then(|s| s.split_once('/')).is_some_and(|(t, sub)| name_ok(t) && name_ok(sub));
+    if !ok {
+        out.push(Diagnostic::new(
+            Code::Schema,
+            format!("{at}/artifactType"),
+            format!("image-spec descriptor schema: artifactType {} is not a media type", short(value)),
+            "write the artifact's media type, e.g. application/vnd.example.sbom.v1+json, or remove artifactType",
         ));
     }
 }
@@ -220,6 +252,27 @@ mod tests {
         let subject =
             json!({"subject": {"mediaType": "m", "size": 2, "digest": digest, "data": "e30"}, "manifests": []});
         assert_eq!(run(subject), vec![(Code::DataInvalid, "/subject/data".into())]);
+        assert_eq!(run(entry_with("data", json!(123))), vec![(Code::DataInvalid, "/manifests/0/data".into())]);
+    }
+
+    fn entry_with(key: &str, value: Value) -> Value {
+        let mut entry = json!({"mediaType": "m", "size": 1, "digest": SHA});
+        entry[key] = value;
+        json!({"manifests": [entry]})
+    }
+
+    #[test]
+    fn artifact_type_is_a_media_type() {
+        for ok in ["application/vnd.example.sbom.v1+json", "text/plain"] {
+            assert_eq!(run(entry_with("artifactType", json!(ok))), vec![], "{ok}");
+        }
+        for bad in [json!("not a type"), json!("application"), json!("/json"), json!(3), json!("a/b c")] {
+            assert_eq!(
+                run(entry_with("artifactType", bad.clone())),
+                vec![(Code::Schema, "/manifests/0/artifactType".into())],
+                "{bad}"
+            );
+        }
     }
 
     #[test]
