@@ -203,9 +203,35 @@ pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
     let analysed = analyse(index, table);
     for group in groups(&analysed) {
         check_order(index, table, &group, out);
-        for part in by_compression(index, &group) {
-            check_unreachable(&part, out);
+        let parts = by_compression(index, &group);
+        if let [_, zstd] = parts.as_slice() {
+            check_zstd_order(index, table, zstd, out);
         }
+        for part in &parts {
+            check_unreachable(part, out);
+        }
+    }
+}
+
+/// `unsafe-order` and `no-fallback` among a group's zstd copies, when it
+/// has others too: containers/image (podman, CRI-O, skopeo) prefers the
+/// zstd copies and takes the first of them, so their order matters on its
+/// own (containerd's pick, the group's first entry, is checked by
+/// [`check_order`]).
+fn check_zstd_order(index: &Index, table: FeatureTable, zstd: &[&Analysed], out: &mut Vec<Diagnostic>) {
+    let mut found = Vec::new();
+    check_order(index, table, zstd, &mut found);
+    for mut d in found {
+        if out.iter().any(|o| o.code == d.code && o.pointer == d.pointer) {
+            continue;
+        }
+        d.message = format!(
+            "among the zstd copies ({ZSTD_ANNOTATION}), which containers/image (podman, CRI-O, skopeo) prefers: {}",
+            d.message
+        );
+        d.hint = d.hint.replace(" (`ocifit lint --fix` does, when that changes no features-aware choice)", "");
+        d.hint.push_str(" among the zstd copies, as among the others");
+        out.push(d);
     }
 }
 

@@ -146,6 +146,23 @@ fn zstd_copies_of_each_image_are_not_unreachable() {
     assert_eq!(run.code, Some(0), "{}", run.stdout);
     assert_eq!(codes(&run), vec![], "{}", run.stdout);
 
+    // The originals in a safe order, the zstd copies not: containers/image
+    // takes the first zstd copy, which needs avx2.
+    let entries = vec![
+        entry(1, amd64.clone()),
+        entry(2, avx2.clone()),
+        zstd(entry(4, avx2.clone())),
+        zstd(entry(3, amd64.clone())),
+    ];
+    let index = write_index(&dir, "zstd-unsafe.json", entries);
+    let run = ocifit(&["lint", &index, "--format", "json"], None);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let doc = run.json();
+    let found = doc["diagnostics"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    assert_eq!((found[0]["code"].as_str(), found[0]["pointer"].as_str()), (Some("unsafe-order"), Some("/manifests/2")));
+    assert!(found[0]["message"].as_str().unwrap().starts_with("among the zstd copies"), "{}", found[0]);
+
     // Within one compression a duplicate is still unreachable.
     let entries = vec![entry(1, amd64.clone()), zstd(entry(3, amd64.clone())), zstd(entry(5, amd64))];
     let index = write_index(&dir, "twice.json", entries);
