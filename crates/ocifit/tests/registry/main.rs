@@ -6,6 +6,7 @@
 
 mod fixture;
 mod index_edit;
+mod lint_hint;
 mod servers;
 mod token;
 
