@@ -12,7 +12,7 @@
 //!   path or a URL;
 //! - [`layout`] reads `oci:DIR[:TAG]` and `oci:DIR@DIGEST`;
 //! - [`archive`] reads `oci-archive:FILE[:TAG]` (a layout in a tar file) in place;
-//! - [`reference`] parses docker-style image references;
+//! - [`reference`](mod@reference) parses docker-style image references;
 //! - [`registry`] is the one-request registry client, with its credentials
 //!   and transport rules.
 //!
