@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use ocifit_core::index::MAX_INDEX_BYTES;
@@ -49,14 +50,21 @@ pub fn read(path: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutInd
 
 impl Members {
     fn open(path: &Path) -> Result<Members, String> {
-        let meta = std::fs::metadata(path).map_err(|e| io_problem(&e))?;
+        // O_NONBLOCK: a FIFO named as the archive cannot hang the open; what
+        // was opened is then checked (fstat), so nothing swapped in between
+        // a check and the open is read.
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path)
+            .map_err(|e| io_problem(&e))?;
+        let meta = file.metadata().map_err(|e| io_problem(&e))?;
         if meta.is_dir() {
             return Err("is a directory (for an OCI layout write oci:DIR)".into());
         }
         if !meta.is_file() {
             return Err("not a regular file (an OCI archive is a tar file)".into());
         }
-        let mut file = File::open(path).map_err(|e| io_problem(&e))?;
         let mut magic = [0u8; 2];
         if file.read(&mut magic).map_err(|e| io_problem(&e))? == 2 && magic == [0x1f, 0x8b] {
             return Err("a gzip-compressed file: decompress it first (an OCI archive is a plain tar)".into());

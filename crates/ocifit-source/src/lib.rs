@@ -12,6 +12,8 @@
 //!   path or a URL;
 //! - [`layout`] reads `oci:DIR[:TAG]` and `oci:DIR@DIGEST`;
 //! - [`archive`] reads `oci-archive:FILE[:TAG]` (a layout in a tar file) in place;
+//! - [`localfs`] opens layout files without following what is planted
+//!   in them, and replaces files atomically (`--in-place`, `-o FILE`);
 //! - [`reference`](mod@reference) parses docker-style image references;
 //! - [`registry`] is the one-request registry client, with its credentials
 //!   and transport rules.
@@ -30,6 +32,7 @@
 pub mod archive;
 pub mod digest;
 pub mod layout;
+pub mod localfs;
 pub mod options;
 pub mod reference;
 pub mod registry;

@@ -168,6 +168,11 @@ fn an_archive_written_by_this_test_and_broken_ones() {
     std::fs::write(&not_tar, vec![b'x'; 1024]).unwrap();
     assert!(load(&not_tar).unwrap_err().to_string().contains("not a tar archive"), "{:?}", load(&not_tar));
     assert!(load(&dir).unwrap_err().to_string().contains("is a directory"));
+    let fifo = dir.join("fifo.tar");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let err = load(&fifo).unwrap_err().to_string();
+    assert!(err.contains("not a regular file"), "a FIFO is refused without blocking: {err}");
     assert_eq!(
         load(&dir.join("absent.tar")).unwrap_err().to_string(),
         format!("oci-archive:{}:v1: no such file", dir.join("absent.tar").display())

@@ -12,7 +12,7 @@ use serde_json::Value;
 mod common;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet");
-const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cpuinfo");
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/conformance/cpuinfo");
 
 const SPR: &str = "ip-10-0-1-17.eu-west-1.compute.internal";
 const SKYLAKE: &str = "ip-10-0-2-40.eu-west-1.compute.internal";
