@@ -440,14 +440,16 @@ Runtimes that ignore features (containerd, CRI-O) still pull the first entry
 of the node's platform; a note on stderr says when that entry may not run on
 the nodes admitted for another.
 
---entry N writes the terms of one entry (deploy it by digest: ocifit resolve prints it);
---output patch wraps the affinity for `kubectl patch deployment NAME --patch-file FILE`;
---labels ocifit uses the labels of `ocifit host --format nfd` (every feature expressible).
+--entry N writes the terms of one entry (deploy it by digest: ocifit resolve
+prints it). --output patch wraps the affinity for `kubectl patch deployment
+NAME --patch-file FILE`. --labels ocifit uses the labels of `ocifit host
+--format nfd` (every feature has one).
 
 Examples:
   ocifit k8s affinity registry.example.com/app:2.0
   ocifit k8s affinity index.json --format json
-  ocifit k8s affinity registry.example.com/app:2.0 --entry 2 --output patch > patch.yaml";
+  ocifit k8s affinity registry.example.com/app:2.0 --entry 2 \\
+      --output patch > patch.yaml";
 
 #[derive(Args, Debug)]
 pub struct AffinityArgs {
