@@ -388,7 +388,9 @@ fn s9_pass_through_cases_are_byte_for_byte() {
     let cache = temp_dir("mirror-pass");
     let source = std::fs::read(r.blob_path(&index)).unwrap();
     let up = upstream(r);
-    let cases: Vec<(&str, Vec<&str>, &str, &[u8], &str)> = vec![
+    // (what, mirror flags, repository, the bytes expected, their digest)
+    type Case<'a> = (&'a str, Vec<&'a str>, &'a str, &'a [u8], &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "arm64: the runtime already takes the arm64 entry",
             vec!["--platform", "linux/arm64"],
