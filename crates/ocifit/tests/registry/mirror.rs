@@ -26,10 +26,15 @@ impl Mirror {
     /// Start with `args` (plus `--listen 127.0.0.1:0 --cache-dir CACHE`);
     /// waits for "listening on".
     pub fn start(args: &[&str], cache: &Path) -> Mirror {
+        let mut all = vec!["mirror".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--cache-dir".into()];
+        all.push(cache.display().to_string());
+        all.extend(args.iter().map(|a| a.to_string()));
+        Mirror::spawn(&all)
+    }
+
+    /// Start `ocifit ARGS` (which must run a mirror); waits for "listening on".
+    pub fn spawn(args: &[String]) -> Mirror {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
-            .arg("mirror")
-            .args(["--listen", "127.0.0.1:0", "--cache-dir"])
-            .arg(cache)
             .args(args)
             .env_remove("HTTP_PROXY")
             .env_remove("http_proxy")
