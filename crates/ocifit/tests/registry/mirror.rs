@@ -668,3 +668,29 @@ fn s9_mirror_config_writes_containerd_hosts_files() {
     assert!(run.stdout.contains("location = \"127.0.0.1:5051\""), "{}", run.stdout);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn s9_sigterm_finishes_requests_in_flight() {
+    let r = anonymous();
+    let (index, entries) = r.push_index("mirror/drain", "v1");
+    let good = std::fs::read(r.blob_path(&index)).unwrap();
+    // About 1.2 s to send the index.
+    let port = trickle(index_head(good.len(), &index), good, 8, Duration::from_millis(150));
+    let cache = temp_dir("mirror-drain");
+    let up = format!("http://127.0.0.1:{port}");
+    let mut args = vec!["--upstream", up.as_str()];
+    args.extend_from_slice(V3);
+    let mut m = Mirror::start(&args, &cache);
+    let url = m.url("/v2/mirror/drain/manifests/v1");
+    let (answer, code) = std::thread::scope(|s| {
+        let pull = s.spawn(|| get(&url));
+        std::thread::sleep(Duration::from_millis(400));
+        let code = m.stop();
+        (pull.join().unwrap(), code)
+    });
+    assert_eq!(code, Some(0), "{}", m.log());
+    assert_exact(&answer, "in flight during SIGTERM");
+    assert_eq!(digests(&answer.json())[0], entries[1]);
+    assert!(m.log().contains("stopping"), "{}", m.log());
+    let _ = std::fs::remove_dir_all(cache);
+}
