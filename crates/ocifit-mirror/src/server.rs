@@ -22,7 +22,8 @@ use crate::rewrite::{self, MAX_REWRITE_BYTES, Mode, Pass, Rewritten};
 use crate::upstream::{Body, BoxError, HttpClient, PlainHttp, Upstream};
 use crate::{LogFormat, glob};
 
-/// How long reading an index to rewrite may take before the answer is 502.
+/// How long upstream may take to answer (headers; and the whole index
+/// when it is read to be rewritten) before the answer is 502.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a request needs, shared by all connections.
@@ -545,9 +546,11 @@ async fn forward(
         Ok(r) => r,
         Err(e) => return registry_error(StatusCode::BAD_REQUEST, "UNSUPPORTED", &format!("{url}: {e}")),
     };
-    match timed(state, state.client.request(outgoing)).await {
-        Ok(response) => relay(response),
-        Err(e) => unreachable(state, upstream, &e),
+    // A time limit on upstream's headers only: bodies stream as long as they take.
+    match tokio::time::timeout(READ_TIMEOUT, timed(state, state.client.request(outgoing))).await {
+        Ok(Ok(response)) => relay(response),
+        Ok(Err(e)) => unreachable(state, upstream, &e),
+        Err(_) => unreachable(state, upstream, &format!("no answer within {} s", READ_TIMEOUT.as_secs())),
     }
 }
 
