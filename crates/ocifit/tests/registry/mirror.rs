@@ -694,3 +694,26 @@ fn s9_sigterm_finishes_requests_in_flight() {
     assert!(m.log().contains("stopping"), "{}", m.log());
     let _ = std::fs::remove_dir_all(cache);
 }
+
+#[test]
+fn s9_upstream_tls_is_verified_and_ca_cert_adds_a_root() {
+    let (r, ca) = fixture::tls();
+    let (_, entries) = anonymous().push_index("mirror/tls", "v1");
+    let cache = temp_dir("mirror-tls");
+    let up = format!("https://{}", r.host());
+    let mut args = vec!["--upstream", up.as_str()];
+    args.extend_from_slice(V3);
+    // Unknown issuer: 502, never a fallback to plain HTTP.
+    let m = Mirror::start(&args, &cache);
+    let answer = get(&m.url("/v2/mirror/tls/manifests/v1"));
+    assert_eq!(answer.status, 502);
+    assert!(m.log().to_lowercase().contains("certificate"), "{}", m.log());
+    drop(m);
+    let ca = ca.to_str().unwrap();
+    args.extend(["--ca-cert", ca]);
+    let m = Mirror::start(&args, &cache);
+    let answer = get(&m.url("/v2/mirror/tls/manifests/v1"));
+    assert_exact(&answer, "over TLS");
+    assert_eq!(digests(&answer.json())[0], entries[1]);
+    let _ = std::fs::remove_dir_all(cache);
+}
