@@ -22,10 +22,6 @@ use crate::rewrite::{self, MAX_REWRITE_BYTES, Mode, Pass, Rewritten};
 use crate::upstream::{Body, BoxError, HttpClient, PlainHttp, Upstream};
 use crate::{LogFormat, glob};
 
-/// How long upstream may take to answer (headers; and the whole index
-/// when it is read to be rewritten) before the answer is 502.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Bounds of the in-memory map from tags to what their digest became.
 const MAX_REMEMBERED_TAGS: usize = 4096;
 const MAX_REMEMBERED_BYTES: usize = 64 << 20;
@@ -41,6 +37,9 @@ pub struct State {
     pub client: HttpClient,
     pub cache: Cache,
     pub metrics: Metrics,
+    /// How long upstream may take to answer (headers; and the whole index
+    /// when it is read to be rewritten) before the answer is 502.
+    pub read_timeout: Duration,
     /// What each tag pointed at when last read, and what was made of it.
     tags: Mutex<HashMap<TagKey, Remembered>>,
     /// Single-flight: one upstream index read per upstream+repository+tag.
@@ -95,6 +94,7 @@ impl State {
             client,
             cache,
             metrics: Metrics::default(),
+            read_timeout: Duration::from_secs(30),
             tags: Mutex::default(),
             flights: Mutex::default(),
         }
@@ -329,7 +329,7 @@ async fn by_tag(
         return if client_head { relay_head(get) } else { relay(get) };
     }
     let (parts, body) = get.into_parts();
-    let bytes = match tokio::time::timeout(READ_TIMEOUT, read_limited(body)).await {
+    let bytes = match tokio::time::timeout(state.read_timeout, read_limited(body)).await {
         Ok(Ok(Read::Whole(bytes))) => bytes,
         Ok(Ok(Read::Over(prefix, rest))) => {
             state.metrics.pass(Pass::TooLarge.code());
@@ -564,10 +564,10 @@ async fn forward(
         Err(e) => return registry_error(StatusCode::BAD_REQUEST, "UNSUPPORTED", &format!("{url}: {e}")),
     };
     // A time limit on upstream's headers only: bodies stream as long as they take.
-    match tokio::time::timeout(READ_TIMEOUT, timed(state, state.client.request(outgoing))).await {
+    match tokio::time::timeout(state.read_timeout, timed(state, state.client.request(outgoing))).await {
         Ok(Ok(response)) => relay(response),
         Ok(Err(e)) => unreachable(state, upstream, &describe(&e)),
-        Err(_) => unreachable(state, upstream, &format!("no answer within {} s", READ_TIMEOUT.as_secs())),
+        Err(_) => unreachable(state, upstream, &format!("no answer within {} s", state.read_timeout.as_secs_f64())),
     }
 }
 
@@ -634,12 +634,12 @@ async fn send(
     let request = request
         .body(empty())
         .map_err(|e| registry_error(StatusCode::BAD_REQUEST, "UNSUPPORTED", &format!("{url}: {e}")))?;
-    match tokio::time::timeout(READ_TIMEOUT, timed(state, state.client.request(request))).await {
+    match tokio::time::timeout(state.read_timeout, timed(state, state.client.request(request))).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(unreachable(state, &Upstream { base: url.into(), name: String::new() }, &describe(&e))),
         Err(_) => {
             state.metrics.upstream_error();
-            let message = format!("{url}: no answer within {} s", READ_TIMEOUT.as_secs());
+            let message = format!("{url}: no answer within {} s", state.read_timeout.as_secs_f64());
             log_error(state, &message);
             Err(registry_error(StatusCode::BAD_GATEWAY, "UNAVAILABLE", &message))
         }

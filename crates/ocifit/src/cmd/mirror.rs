@@ -52,6 +52,8 @@ fn serve(args: MirrorServeArgs) -> Outcome {
             Format::Text => ocifit_mirror::LogFormat::Text,
             Format::Json => ocifit_mirror::LogFormat::Json,
         },
+        connect_timeout: options.connect_timeout,
+        read_timeout: options.read_timeout,
         shutdown_grace: Duration::from_secs(10),
     };
     ocifit_mirror::run(settings).map_err(Failure::bad)?;

@@ -571,6 +571,15 @@ fn s9_hostile_upstreams_never_get_bytes_served_under_a_wrong_digest() {
     let answer = get(&m.url("/v2/mirror/hostile/manifests/v1"));
     assert_exact(&answer, "slow");
     assert_eq!(digests(&answer.json())[0], entries[1]);
+    // Too slow for --read-timeout: 502, nothing half-read served.
+    let port = trickle(index_head(good.len(), &index), good.clone(), 8, Duration::from_millis(300));
+    let up = format!("http://127.0.0.1:{port}");
+    let mut args = vec!["--upstream", up.as_str(), "--read-timeout", "1"];
+    args.extend_from_slice(V3);
+    let m = Mirror::start(&args, &cache);
+    let answer = get(&m.url("/v2/mirror/hostile/manifests/v1"));
+    assert_eq!(answer.status, 502, "too slow");
+    assert!(m.log().contains("too slow"), "{}", m.log());
     // Not JSON, labelled an index, with its right digest: passed through as it is.
     let junk = b"{\"manifests\": [ not json".to_vec();
     let port = trickle(index_head(junk.len(), &sha256(&junk)), junk.clone(), 1, Duration::ZERO);
