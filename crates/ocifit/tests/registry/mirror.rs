@@ -726,3 +726,31 @@ fn s9_upstream_tls_is_verified_and_ca_cert_adds_a_root() {
     assert_eq!(digests(&answer.json())[0], entries[1]);
     let _ = std::fs::remove_dir_all(cache);
 }
+
+#[test]
+fn s9_cpuinfo_capture_is_the_target() {
+    let r = anonymous();
+    let (index, entries) = r.push_index("mirror/cpuinfo", "v1");
+    let cache = temp_dir("mirror-cpuinfo");
+    let base = "fpu cx8 cmov mmx fxsr sse sse2 syscall nx lm";
+    let v3 = format!(
+        "{base} pni ssse3 sse4_1 sse4_2 popcnt cx16 lahf_lm avx avx2 bmi1 bmi2 fma f16c movbe xsave osxsave abm"
+    );
+    let up = upstream(r);
+    for (flags, want) in [(base.to_string(), index.clone()), (v3, String::new())] {
+        let capture = cache.join("cpuinfo");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(&capture, format!("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: {flags}\n\n")).unwrap();
+        let m = Mirror::start(&["--upstream", &up, "--cpuinfo", capture.to_str().unwrap()], &cache);
+        let answer = get(&m.url("/v2/mirror/cpuinfo/manifests/v1"));
+        assert_exact(&answer, "cpuinfo");
+        if want.is_empty() {
+            // AVX2, BMI2 and FMA in the capture: the feature entry.
+            assert_eq!(digests(&answer.json())[0], entries[1]);
+        } else {
+            // A baseline CPU: runtimes already take the fallback, unchanged.
+            assert_eq!(answer.header("docker-content-digest"), Some(want.as_str()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(cache);
+}
