@@ -230,6 +230,15 @@ fn s9_tag_is_rewritten_for_the_target_with_exact_headers() {
     let blob = get(&m.url(&format!("/v2/mirror/rewrite/blobs/{layer}")));
     assert_eq!(blob.status, 200);
     assert_eq!(sha256(&blob.body), layer);
+    // HEAD passes through too: upstream's length, no body.
+    let head_blob = request("HEAD", &m.url(&format!("/v2/mirror/rewrite/blobs/{layer}")), None);
+    assert_eq!(
+        (head_blob.status, head_blob.header("content-length")),
+        (200, Some(blob.body.len().to_string().as_str()))
+    );
+    assert!(head_blob.body.is_empty());
+    let head_pinned = request("HEAD", &m.url(&format!("/v2/mirror/rewrite/manifests/{index}")), None);
+    assert_eq!(head_pinned.header("docker-content-digest"), Some(index.as_str()));
     // One log line for the one rewrite, naming all of it.
     let log = m.log();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("rewrote")).collect();
