@@ -763,3 +763,41 @@ fn s9_cpuinfo_capture_is_the_target() {
     }
     let _ = std::fs::remove_dir_all(cache);
 }
+
+#[test]
+fn s9_cache_bound_evicts_only_rewrites_no_tag_points_at() {
+    let r = anonymous();
+    for repo in ["mirror/evict-a", "mirror/evict-b", "mirror/evict-c"] {
+        r.push_index(repo, "v1");
+    }
+    let cache = temp_dir("mirror-evict");
+    // A bound smaller than any index: only what tags point at may stay.
+    let tiny = ["--cache-max-bytes", "1"];
+    let rewrite = |m: &Mirror, repo: &str| {
+        let answer = get(&m.url(&format!("/v2/{repo}/manifests/v1")));
+        assert_exact(&answer, repo);
+        answer.header("docker-content-digest").unwrap().to_string()
+    };
+    let by_digest =
+        |m: &Mirror, repo: &str, digest: &str| get(&m.url(&format!("/v2/{repo}/manifests/{digest}"))).status;
+    let mut m = start_v3(r, &tiny, &cache);
+    let a = rewrite(&m, "mirror/evict-a");
+    assert_eq!(by_digest(&m, "mirror/evict-a", &a), 200, "the rewrite just served is kept");
+    let b = rewrite(&m, "mirror/evict-b");
+    assert_eq!(by_digest(&m, "mirror/evict-b", &b), 200);
+    assert_eq!(by_digest(&m, "mirror/evict-a", &a), 200, "tag a still points at it");
+    m.stop();
+    // After a restart no tag points at a or b until read again.
+    let m = start_v3(r, &tiny, &cache);
+    let c = rewrite(&m, "mirror/evict-c");
+    assert_eq!(by_digest(&m, "mirror/evict-c", &c), 200);
+    let files: Vec<String> = walk(&cache)
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(files, [format!("{}.json", c.trim_start_matches("sha256:"))]);
+    // Gone from the cache, so upstream answers: it never had that digest.
+    assert_eq!(by_digest(&m, "mirror/evict-a", &a), 404);
+    let _ = std::fs::remove_dir_all(cache);
+}
