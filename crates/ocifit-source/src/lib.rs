@@ -159,7 +159,7 @@ impl fmt::Display for Source {
             Source::Stdin => f.write_str("<stdin>"),
             Source::OciLayout { dir, tag: Some(t) } => write!(f, "oci:{}:{t}", dir.display()),
             Source::OciLayout { dir, tag: None } => write!(f, "oci:{}", dir.display()),
-            Source::Registry(r) => write!(f, "docker://{r}"),
+            Source::Registry(r) => write!(f, "docker://{}", reference::redact(r)),
         }
     }
 }
