@@ -257,7 +257,7 @@ impl Http {
             )));
         }
         let mut body = Vec::new();
-        let read = response.into_body().into_reader().take(limit as u64 + 1).read_to_end(&mut body);
+        let read = response.into_body().into_reader().take((limit as u64).saturating_add(1)).read_to_end(&mut body);
         if let Err(e) = read {
             return Err(Failure::Other(format!("{url}: reading the answer: {}", self.describe_io(&e))));
         }

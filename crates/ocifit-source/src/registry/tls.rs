@@ -357,40 +357,38 @@ impl Transport for TlsTransport {
 /// A TLS failure in words, with the hint that fits it. `host` is the
 /// registry (`host[:port]`); `extra_roots` whether `--ca-cert` was given.
 pub fn describe(e: &rustls::Error, host: &str, extra_roots: bool) -> String {
-    let trust_hint =
-        format!("trust it with --ca-cert FILE, or put the CA certificate in /etc/containers/certs.d/{host}/ca.crt");
+    // Short: the CLI prints at most 300 characters, after the SOURCE and the URL.
+    let trust_hint = format!("trust it with --ca-cert FILE or /etc/containers/certs.d/{host}/ca.crt");
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer if extra_roots => "TLS: the registry's certificate is not signed by \
-                the --ca-cert certificates nor by a CA this machine trusts (--ca-cert names another CA?)"
-                .into(),
+            CertificateError::UnknownIssuer if extra_roots => {
+                "TLS: the certificate is signed neither by a --ca-cert certificate nor by a CA this machine \
+                 trusts (--ca-cert names another CA?)"
+                    .into()
+            }
             CertificateError::UnknownIssuer => {
-                format!(
-                    "TLS: the registry's certificate is signed by an authority this machine does not trust; {trust_hint}"
-                )
+                format!("TLS: the certificate is signed by an authority this machine does not trust; {trust_hint}")
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!(
-                "TLS: the registry's certificate is not valid for the name {}; connect with a name it lists",
+                "TLS: the certificate is not valid for the name {}; use a name it lists",
                 crate::reference::host_of(host)
             ),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                "TLS: the registry's certificate has expired".into()
+                "TLS: the certificate has expired".into()
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "TLS: the registry's certificate is not valid yet (is this machine's clock right?)".into()
+                "TLS: the certificate is not valid yet (is this machine's clock right?)".into()
             }
-            CertificateError::Revoked => "TLS: the registry's certificate has been revoked".into(),
-            CertificateError::BadSignature => "TLS: the registry's certificate has a bad signature".into(),
-            CertificateError::BadEncoding => "TLS: the registry's certificate cannot be parsed".into(),
+            CertificateError::Revoked => "TLS: the certificate has been revoked".into(),
+            CertificateError::BadSignature => "TLS: the certificate has a bad signature".into(),
+            CertificateError::BadEncoding => "TLS: the certificate cannot be parsed".into(),
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                "TLS: the registry's certificate is not meant for a TLS server (extended key usage)".into()
+                "TLS: the certificate is not meant for a TLS server (extended key usage)".into()
             }
             CertificateError::Other(other) if is_ca_used_as_end_entity(other) => format!(
-                "TLS: the registry's certificate is a CA certificate used as its own (self-signed with CA:TRUE, \
-                 as `openssl req -x509` makes); {}",
-                trust_hint.replace("the CA certificate", "that certificate")
+                "TLS: the certificate is self-signed with CA:TRUE (as `openssl req -x509` makes it); {trust_hint}"
             ),
-            _ => "TLS: the registry's certificate is not acceptable".into(),
+            _ => "TLS: the certificate is not acceptable".into(),
         },
         rustls::Error::AlertReceived(_) => "TLS: the registry refused the TLS handshake".into(),
         rustls::Error::PeerIncompatible(_) => {

@@ -5,8 +5,10 @@
 //! succeeds as it should.
 
 mod fixture;
+mod hardening;
 mod index_edit;
 mod servers;
+mod tls_trust;
 mod token;
 
 use std::path::Path;

@@ -20,6 +20,13 @@ pub enum Action {
     },
     /// Write these bytes as the whole answer, then close.
     Raw(Vec<u8>),
+    /// Write `head` at once, then `body` one byte per `every` (a server
+    /// that keeps each read under any per-read timeout, forever).
+    Trickle {
+        head: Vec<u8>,
+        body: Vec<u8>,
+        every: Duration,
+    },
 }
 
 pub type Rule = Box<dyn Fn(&str, &[(String, String)]) -> Action + Send + Sync>;
@@ -54,6 +61,11 @@ impl Front {
                     continue;
                 }
                 let Some((line, headers, raw)) = read_head(&mut client) else { continue };
+                // Read a request body (a token POST) before answering:
+                // closing with unread bytes would reset the connection.
+                let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
+                let mut body = vec![0u8; length.unwrap_or(0).min(1 << 20)];
+                let _ = client.read_exact(&mut body);
                 log.lock().unwrap().push((line.clone(), headers.clone()));
                 match rule(&line, &headers) {
                     Action::Respond { status, headers, body } => {
@@ -69,7 +81,19 @@ impl Front {
                     Action::Raw(bytes) => {
                         let _ = client.write_all(&bytes);
                     }
-                    Action::Forward => forward(&mut client, &raw, upstream),
+                    Action::Trickle { head, body, every } => {
+                        // Its own thread: the front keeps serving meanwhile.
+                        std::thread::spawn(move || {
+                            let _ = client.write_all(&head);
+                            for b in body {
+                                std::thread::sleep(every);
+                                if client.write_all(&[b]).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                    Action::Forward => forward(&mut client, &raw, &body, upstream),
                 }
             }
         });
@@ -81,8 +105,9 @@ impl Front {
     }
 }
 
-/// Send one GET head upstream with `Connection: close` and copy the answer back.
-fn forward(client: &mut TcpStream, raw_head: &[u8], upstream: u16) {
+/// Send one request (head and body) upstream with `Connection: close` and
+/// copy the answer back.
+fn forward(client: &mut TcpStream, raw_head: &[u8], body: &[u8], upstream: u16) {
     let text = String::from_utf8_lossy(raw_head);
     let mut head: String = text
         .trim_end_matches("\r\n")
@@ -93,7 +118,7 @@ fn forward(client: &mut TcpStream, raw_head: &[u8], upstream: u16) {
     head.push_str("Connection: close\r\n\r\n");
     let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
     let _ = up.set_read_timeout(Some(Duration::from_secs(10)));
-    if up.write_all(head.as_bytes()).is_err() {
+    if up.write_all(head.as_bytes()).is_err() || up.write_all(body).is_err() {
         return;
     }
     let mut answer = Vec::new();
