@@ -237,7 +237,9 @@ fn read_limited(path: &Path, max: usize, blob: Option<&Digest>) -> Result<Vec<u8
         _ => format!("{}: cannot read: {e}", name()),
     })?;
     let mut bytes = Vec::new();
-    file.take((max as u64).saturating_add(1)).read_to_end(&mut bytes).map_err(|e| format!("{}: cannot read: {e}", name()))?;
+    file.take((max as u64).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: cannot read: {e}", name()))?;
     if bytes.len() > max {
         return Err(format!("{}: larger than the {max} bytes allowed", name()));
     }

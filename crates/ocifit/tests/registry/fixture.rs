@@ -488,3 +488,17 @@ pub fn auth_file(dir: &Path, name: &str, registry: &str, user: &str, password: &
     std::fs::write(&path, serde_json::json!({"auths": {registry: {"auth": auth}}}).to_string()).unwrap();
     path
 }
+
+/// A program `docker-credential-NAME` in `dir/bin` running the shell
+/// `script`; returns a PATH with `dir/bin` first.
+pub fn credential_helper(dir: &Path, name: &str, script: &str) -> std::ffi::OsString {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(&helper, format!("#!/bin/sh\n{script}\n")).unwrap();
+    Command::new("chmod").arg("+x").arg(&helper).status().unwrap();
+    std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap()
+}

@@ -3,31 +3,16 @@
 //! registry or a hand-written server on loopback, and fails without the fix.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::{V3, fails, is_manifest, json, ok, select};
-use crate::fixture::{self, PASSWORD, USER, anonymous, auth_file, basic, ocifit, temp_dir};
+use crate::fixture::{self, PASSWORD, USER, anonymous, auth_file, basic, credential_helper, ocifit, temp_dir};
 use crate::servers::{Action, Front};
 
 fn has_authorization(headers: &[(String, String)]) -> bool {
     headers.iter().any(|(n, _)| n == "authorization")
-}
-
-/// A program `docker-credential-NAME` in `dir/bin` running `script`; returns
-/// a PATH with it first.
-fn credential_helper(dir: &Path, name: &str, script: &str) -> std::ffi::OsString {
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let helper = bin.join(format!("docker-credential-{name}"));
-    std::fs::write(&helper, format!("#!/bin/sh\n{script}\n")).unwrap();
-    Command::new("chmod").arg("+x").arg(&helper).status().unwrap();
-    std::env::join_paths(
-        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .unwrap()
 }
 
 /// A registry front that asks for a bearer token from `realm` and forwards
