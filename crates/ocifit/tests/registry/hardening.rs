@@ -386,3 +386,20 @@ fn registry_options_only_on_commands_that_read_sources() {
     let run = ocifit(&["features", "--plain-http"], &[], None);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+// --- downgrades -------------------------------------------------------------------
+
+#[test]
+fn https_to_plain_http_redirect_is_refused_unless_plain_http_names_the_target() {
+    let (r, cert) = fixture::self_signed_tls();
+    let target = "http://insecure.invalid/v2/app/manifests/v1";
+    let port = crate::servers::tls_redirector(cert, &r.dir.join("domain.key"), target.into(), 60);
+    let reference = format!("127.0.0.1:{port}/app:v1");
+    let ca = ["--ca-cert", cert.to_str().unwrap()];
+    let run = select(&reference, &ca);
+    fails(&run, &["refusing a redirect from https to plain http", target]);
+    // Named by --plain-http: followed (to a host that does not exist).
+    let run = select(&reference, &[ca[0], ca[1], "--plain-http=insecure.invalid"]);
+    fails(&run, &[target]);
+    assert!(!run.stderr.contains("refusing"), "{}", run.stderr);
+}
