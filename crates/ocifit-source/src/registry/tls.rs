@@ -101,63 +101,58 @@ impl Trust {
         dirs
     }
 
-    /// Certificates from the certs.d directories of `authority`: `*.crt`
-    /// in containers' (podman reads every one), `ca.crt` in docker's.
-    fn certs_d(&self, authority: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-        let mut out = Vec::new();
-        for dir in self.cert_dirs(authority) {
-            let files: Vec<PathBuf> = if dir.to_string_lossy().contains("/etc/docker/") {
-                vec![dir.join("ca.crt")]
-            } else {
-                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-                let mut files: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "crt"))
-                    .collect();
-                files.sort();
-                files
-            };
-            for file in files {
-                match std::fs::read(&file) {
-                    Ok(pem) => out.extend(pem_certificates(&pem)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(format!("{}: {}", file.display(), io_words(&e))),
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// The TLS client configuration for connections to `authority`.
+    /// Cheap: the trust anchors are read when a certificate arrives, so
+    /// the TLS probe of a plain-HTTP loopback registry costs nothing.
     fn config_for(&self, authority: &str) -> Result<Arc<ClientConfig>, String> {
         if let Some(c) = self.configs.lock().ok().and_then(|m| m.get(authority).cloned()) {
             return Ok(c);
         }
-        let builder = ClientConfig::builder_with_provider(self.provider.clone())
+        let anchors = self.verify.then(|| LazyAnchors {
+            extra: self.extra.clone(),
+            cert_dirs: self.cert_dirs(authority),
+            built: OnceLock::new(),
+        });
+        let verifier = Verifier { provider: self.provider.clone(), anchors };
+        let config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup: {e}"))?
-            .dangerous();
-        let config = if self.verify {
-            let mut anchors: Vec<CertificateDer<'static>> = system_roots().to_vec();
-            anchors.extend(self.extra.iter().cloned());
-            anchors.extend(self.certs_d(authority)?);
-            let mut store = RootCertStore::empty();
-            store.add_parsable_certificates(anchors.iter().cloned());
-            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), self.provider.clone())
-                .build()
-                .map_err(|e| format!("TLS setup: {e}"))?;
-            builder.with_custom_certificate_verifier(Arc::new(Verifier { inner, anchors })).with_no_client_auth()
-        } else {
-            builder
-                .with_custom_certificate_verifier(Arc::new(NoVerifier { provider: self.provider.clone() }))
-                .with_no_client_auth()
-        };
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
         let config = Arc::new(config);
         if let Ok(mut m) = self.configs.lock() {
             m.insert(authority.to_string(), config.clone());
         }
         Ok(config)
     }
+}
+
+/// Certificates from certs.d directories: `*.crt` in containers' (podman
+/// reads every one), `ca.crt` in docker's.
+fn read_certs_d(dirs: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let files: Vec<PathBuf> = if dir.to_string_lossy().contains("/etc/docker/") {
+            vec![dir.join("ca.crt")]
+        } else {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                .collect();
+            files.sort();
+            files
+        };
+        for file in files {
+            match std::fs::read(&file) {
+                Ok(pem) => out.extend(pem_certificates(&pem)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {}", file.display(), io_words(&e))),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The system's trust store, read once per process. Unreadable entries
@@ -189,11 +184,44 @@ fn io_words(e: &std::io::Error) -> String {
     }
 }
 
-/// webpki's verification, and then the anchors themselves as server certificates.
+/// The trust anchors of one registry, read at the first certificate.
+#[derive(Debug)]
+struct LazyAnchors {
+    extra: Vec<CertificateDer<'static>>,
+    cert_dirs: Vec<PathBuf>,
+    built: OnceLock<Result<Anchored, String>>,
+}
+
+#[derive(Debug)]
+struct Anchored {
+    webpki: Arc<WebPkiServerVerifier>,
+    anchors: Vec<CertificateDer<'static>>,
+}
+
+impl LazyAnchors {
+    fn get(&self, provider: &Arc<CryptoProvider>) -> Result<&Anchored, rustls::Error> {
+        let built = self.built.get_or_init(|| {
+            let mut anchors: Vec<CertificateDer<'static>> = system_roots().to_vec();
+            anchors.extend(self.extra.iter().cloned());
+            anchors.extend(read_certs_d(&self.cert_dirs)?);
+            let mut store = RootCertStore::empty();
+            store.add_parsable_certificates(anchors.iter().cloned());
+            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                .build()
+                .map_err(|e| format!("no trust anchors ({e})"))?;
+            Ok(Anchored { webpki, anchors })
+        });
+        built.as_ref().map_err(|m| rustls::Error::General(m.clone()))
+    }
+}
+
+/// webpki's verification, and then the anchors themselves as server
+/// certificates; without anchors (`--tls-verify=false`) any certificate.
+/// Handshake signatures are always checked.
 #[derive(Debug)]
 struct Verifier {
-    inner: Arc<WebPkiServerVerifier>,
-    anchors: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+    anchors: Option<LazyAnchors>,
 }
 
 impl ServerCertVerifier for Verifier {
@@ -205,9 +233,11 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        let Some(lazy) = &self.anchors else { return Ok(ServerCertVerified::assertion()) };
+        let a = lazy.get(&self.provider)?;
+        match a.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Ok(v) => Ok(v),
-            Err(e) if self.anchors.iter().any(|a| a.as_ref() == end_entity.as_ref()) => {
+            Err(e) if a.anchors.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
                 // Trusted as given; it must still name the host.
                 let parsed = ParsedCertificate::try_from(end_entity).map_err(|_| e)?;
                 verify_server_name(&parsed, server_name)?;
@@ -215,47 +245,6 @@ impl ServerCertVerifier for Verifier {
             }
             Err(e) => Err(e),
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `--tls-verify=false`: any certificate, but a real handshake.
-#[derive(Debug)]
-struct NoVerifier {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for NoVerifier {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -396,6 +385,7 @@ pub fn describe(e: &rustls::Error, host: &str, extra_roots: bool) -> String {
         }
         rustls::Error::InvalidMessage(_) => "TLS: the server does not speak TLS".into(),
         rustls::Error::NoCertificatesPresented => "TLS: the registry sent no certificate".into(),
+        rustls::Error::General(m) => format!("TLS: {m}"),
         _ => "TLS: the handshake failed".into(),
     }
 }
