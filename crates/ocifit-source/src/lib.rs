@@ -11,7 +11,7 @@
 //! - [`digest`] has `algorithm:hex` digests, validated before they touch a
 //!   path or a URL;
 //! - [`layout`] reads `oci:DIR[:TAG]`;
-//! - [`reference`] parses docker-style image references;
+//! - [`reference`](mod@reference) parses docker-style image references;
 //! - [`registry`] is the one-request registry client, with its credentials
 //!   and transport rules.
 //!

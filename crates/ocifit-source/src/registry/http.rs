@@ -1,7 +1,7 @@
 //! The HTTP transport: one blocking `ureq` agent with rustls, where ocifit
 //! — not the library — decides about redirects, retries and body sizes.
 //!
-//! - TLS is verified as [`tls`](super::tls) describes (system store,
+//! - TLS is verified as [`super::tls`] describes (system store,
 //!   Mozilla's roots, `--ca-cert`, certs.d).
 //! - Redirects are followed by hand (at most 5): the `Authorization`
 //!   header goes only to the origin (scheme, host and port) it was meant

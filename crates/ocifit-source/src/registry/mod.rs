@@ -180,7 +180,7 @@ impl<'a> Client<'a> {
                     }
                     Err(http::Probe::NotTls) => {
                         return Err(format!(
-                            "{url}: the registry does not speak TLS (use --plain-http {} for a plain-HTTP registry)",
+                            "{url}: the registry does not speak TLS (use --plain-http={} for a plain-HTTP registry)",
                             self.reference.registry
                         ));
                     }
