@@ -7,8 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
+# --- the repository stands alone ----------------------------------------------
+# Nothing may point outside it: no data beside the repository, no path of a
+# development machine, no outside specification (see the script).
+scripts/check-standalone.sh
+
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
+# chattr (tests/index.rs: an in-place write interrupted by an immutable layout)
+apt_packages+=(e2fsprogs)
+# help, completions and manual pages (crates/ocifit/tests/help.rs): the shells
+# the completion scripts are loaded into, man and groff to render docs/man/
+apt_packages+=(bash zsh fish man-db groff-base)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
 # qemu-user, and a cross linker + C library for every non-x86 architecture
 # tested there (see `cross_targets` below)

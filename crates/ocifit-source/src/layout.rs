@@ -13,14 +13,20 @@
 //! Blobs are read only as `DIR/blobs/ALG/HEX` from a [`Digest`] that has
 //! been validated, their size must match the descriptor and their content
 //! must hash to the digest.
+//!
+//! Every file is opened through [`Dir`], from a descriptor of DIR, one
+//! component at a time: no symbolic link inside the layout is followed, and
+//! only regular files are read (a FIFO or a device is refused without
+//! blocking), each up to its limit (docs/security-layouts.md).
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ocifit_core::index::{DOCKER_LIST, DOCKER_MANIFEST, MAX_INDEX_BYTES, OCI_INDEX, OCI_MANIFEST};
 use serde_json::{Map, Value, json};
 
 use crate::digest::{Digest, shorten};
+use crate::localfs::Dir;
 
 pub mod write;
 
@@ -42,9 +48,9 @@ pub struct LayoutIndex {
 }
 
 pub fn read(dir: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutIndex, String> {
-    check_layout_file(dir)?;
-    let index_path = dir.join("index.json");
-    let bytes = read_limited(&index_path, MAX_INDEX_BYTES, None)?;
+    let layout = open_layout(dir)?;
+    let dir = &layout;
+    let bytes = read_index_json(dir)?;
     let top: Value = serde_json::from_slice(&bytes).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top
         .get("manifests")
@@ -93,14 +99,24 @@ fn list_tags(tags: &[&str]) -> String {
     format!("tags: {}{more}", shown.join(", "))
 }
 
-fn check_layout_file(dir: &Path) -> Result<(), String> {
-    let path = dir.join("oci-layout");
-    let bytes = match read_limited(&path, 64 * 1024, None) {
-        Ok(b) => b,
-        Err(_) if !dir.exists() => return Err("no such directory".into()),
-        Err(_) if !dir.is_dir() => return Err("not a directory (an OCI layout is a directory)".into()),
-        Err(e) => return Err(format!("not an OCI image layout: {e}")),
-    };
+/// DIR opened, once its `oci-layout` file says it is a layout.
+pub(crate) fn open_layout(path: &Path) -> Result<Dir, String> {
+    let dir = Dir::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such directory".to_string(),
+        std::io::ErrorKind::NotADirectory => "not a directory (an OCI layout is a directory)".to_string(),
+        _ => format!("cannot open the directory: {e}"),
+    })?;
+    check_layout_file(&dir)?;
+    Ok(dir)
+}
+
+pub(crate) fn read_index_json(dir: &Dir) -> Result<Vec<u8>, String> {
+    read_limited(dir, "index.json", MAX_INDEX_BYTES as u64, "index.json")
+}
+
+pub(crate) fn check_layout_file(dir: &Dir) -> Result<(), String> {
+    let bytes = read_limited(dir, "oci-layout", 64 * 1024, "oci-layout")
+        .map_err(|e| format!("not an OCI image layout: {e}"))?;
     let doc: Value = serde_json::from_slice(&bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
     match doc.get("imageLayoutVersion").and_then(Value::as_str) {
         Some("1.0.0") => Ok(()),
@@ -126,7 +142,7 @@ fn descriptor(value: &Value, what: &str) -> Result<Descriptor, String> {
     Ok(Descriptor { digest, size, media_type, platform: value.get("platform").cloned() })
 }
 
-fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, String> {
+fn follow(dir: &Dir, entry: &Value, max_blob: usize) -> Result<LayoutIndex, String> {
     let mut desc = descriptor(entry, "index.json")?;
     for _ in 0..MAX_NESTING {
         let bytes = read_blob(dir, &desc, max_blob)?;
@@ -171,7 +187,7 @@ fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, Str
 }
 
 /// The platform an image's config declares (`os`, `architecture`, ...).
-fn config_platform(dir: &Path, manifest: &Value, at: &Digest, max_blob: usize) -> Result<Value, String> {
+fn config_platform(dir: &Dir, manifest: &Value, at: &Digest, max_blob: usize) -> Result<Value, String> {
     let config = manifest.get("config").ok_or_else(|| format!("image manifest {at} has no config"))?;
     let desc = descriptor(config, &format!("image manifest {at} config"))?;
     let bytes = read_blob(dir, &desc, max_blob)?;
@@ -210,38 +226,56 @@ pub fn single_entry_index(media_type: &str, digest: &Digest, size: u64, platform
     serde_json::to_vec_pretty(&doc).expect("a Value always serializes")
 }
 
-fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
-    // Both components come from a validated digest: no separators, no dots.
-    dir.join("blobs").join(digest.algorithm().name()).join(digest.hex())
+/// `blobs/ALG` of a digest: real directories inside DIR, not symbolic
+/// links. The algorithm's name comes from a validated digest.
+pub(crate) fn blob_dir(dir: &Dir, digest: &Digest) -> std::io::Result<Dir> {
+    dir.subdir("blobs")?.subdir(digest.algorithm().name())
 }
 
-fn read_blob(dir: &Path, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, String> {
+fn read_blob(dir: &Dir, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, String> {
+    let what = format!("blob {}", desc.digest);
     if desc.size > max_blob as u64 {
-        return Err(format!("blob {} is {} bytes, more than the {} bytes allowed", desc.digest, desc.size, max_blob));
+        return Err(format!("{what} is {} bytes, more than the {max_blob} bytes allowed", desc.size));
     }
-    let bytes = read_limited(&blob_path(dir, &desc.digest), max_blob, Some(&desc.digest))?;
+    let alg = desc.digest.algorithm().name();
+    let blobs = blob_dir(dir, &desc.digest).map_err(|e| problem(&format!("{what}: blobs/{alg}"), &e))?;
+    let (file, size) = blobs.open_regular(desc.digest.hex()).map_err(|e| problem(&what, &e))?;
+    let wrong_size = |size| format!("{what} is {size} bytes, its descriptor says {}", desc.size);
+    if size != desc.size {
+        return Err(wrong_size(size));
+    }
+    // One byte more than expected, to notice a file that grew since fstat.
+    let mut bytes = Vec::new();
+    file.take(desc.size + 1).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
     if bytes.len() as u64 != desc.size {
-        return Err(format!("blob {} is {} bytes, its descriptor says {}", desc.digest, bytes.len(), desc.size));
+        return Err(wrong_size(bytes.len() as u64));
     }
-    desc.digest.verify(&bytes).map_err(|e| format!("blob {}: {e}", desc.digest))?;
+    desc.digest.verify(&bytes).map_err(|e| format!("{what}: {e}"))?;
     Ok(bytes)
 }
 
-fn read_limited(path: &Path, max: usize, blob: Option<&Digest>) -> Result<Vec<u8>, String> {
-    let name = || match blob {
-        Some(d) => format!("blob {d}"),
-        None => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-    };
-    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("{}: missing", name()),
-        _ => format!("{}: cannot read: {e}", name()),
-    })?;
+/// The regular file `name` in `dir`, refused when `fstat` says it is over
+/// `max` bytes and never read past `max + 1` (it may grow while read).
+pub(crate) fn read_limited(dir: &Dir, name: &str, max: u64, what: &str) -> Result<Vec<u8>, String> {
+    let (file, size) = dir.open_regular(name).map_err(|e| problem(what, &e))?;
+    let too_big = || format!("{what}: larger than the {max} bytes allowed");
+    if size > max {
+        return Err(too_big());
+    }
     let mut bytes = Vec::new();
-    file.take((max as u64).saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: cannot read: {e}", name()))?;
-    if bytes.len() > max {
-        return Err(format!("{}: larger than the {max} bytes allowed", name()));
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big());
     }
     Ok(bytes)
+}
+
+/// One line for an I/O problem with `what`: missing, refused (what was
+/// found instead of a regular file or directory), or the system's error.
+pub(crate) fn problem(what: &str, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{what}: missing"),
+        std::io::ErrorKind::InvalidInput => format!("{what}: {e}"),
+        _ => format!("{what}: cannot read: {e}"),
+    }
 }

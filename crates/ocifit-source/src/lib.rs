@@ -11,6 +11,8 @@
 //! - [`digest`] has `algorithm:hex` digests, validated before they touch a
 //!   path or a URL;
 //! - [`layout`] reads `oci:DIR[:TAG]`;
+//! - [`localfs`] opens layout files without following what is planted
+//!   in them, and replaces files atomically (`--in-place`, `-o FILE`);
 //! - [`reference`](mod@reference) parses docker-style image references;
 //! - [`registry`] is the one-request registry client, with its credentials
 //!   and transport rules.
@@ -28,6 +30,7 @@
 
 pub mod digest;
 pub mod layout;
+pub mod localfs;
 pub mod options;
 pub mod reference;
 pub mod registry;

@@ -5,6 +5,10 @@
 mod cli;
 mod cmd;
 mod error;
+#[cfg(test)]
+mod help_tests;
+#[cfg(test)]
+mod man;
 mod output;
 mod sources;
 
@@ -39,6 +43,7 @@ fn main() {
         cli::Command::Index(command) => cmd::index::run(command),
         cli::Command::Fleet(args) => cmd::fleet::run(args),
         cli::Command::K8s(cli::K8sCommand::Affinity(args)) => cmd::k8s::affinity(args),
+        cli::Command::Completions(args) => cmd::completions::run(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -99,7 +99,7 @@ fn credentials_registry(command: &Command, flag: &str) -> Result<String, Failure
         Command::K8s(K8sCommand::Affinity(a)) => vec![&a.source],
         Command::Fleet(a) => a.image.iter().map(String::as_str).collect(),
         Command::Index(c) => vec![c.source()],
-        Command::Features(_) | Command::Explain(_) | Command::Host(_) => vec![],
+        Command::Features(_) | Command::Explain(_) | Command::Host(_) | Command::Completions(_) => vec![],
     };
     let mut registries: Vec<String> = read.iter().filter_map(|a| registry_of(a)).collect();
     if registries.is_empty() {

@@ -4,7 +4,6 @@
 //! exit code (§8: 0 no errors, 1 errors, 2 unreadable input).
 
 use std::io::Write as _;
-use std::path::Path;
 
 use ocifit_lint::render::path_uri;
 use ocifit_lint::{Diagnostic, Fix, Linter, Report, has_errors};
@@ -53,7 +52,7 @@ pub fn run(args: LintArgs) -> Outcome {
     let remaining = linter.lint(fixed.document);
     match &args.output {
         Some(path) => {
-            write_replacing(path, &out_bytes)
+            ocifit_source::localfs::replace_file(path, &out_bytes)
                 .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
             let name = path.display().to_string();
             let report = Report::new(name.clone(), Some(path_uri(&name)), &out_bytes, remaining);
@@ -124,26 +123,4 @@ fn fixes_text(fixes: &[Fix]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Write `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so `-o` may name the input and a failed write never leaves
-/// it half-written. An existing file's permissions are kept.
-fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.ocifit-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&temp, meta.permissions())?;
-        }
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
