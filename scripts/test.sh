@@ -54,6 +54,14 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+# --- dependencies: licences, bans, sources (deny.toml) -------------------------
+# Offline: the advisory database cannot be fetched, so advisories are not checked.
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-deny"
+  cargo install --locked --quiet cargo-deny
+fi
+cargo deny --offline check licenses bans sources
+
 # --- emulated CPUs for `ocifit host` -----------------------------------------
 # x86-64 models run the test build under qemu-x86_64; every other
 # architecture needs a cross build of ocifit (debug, like the tests), run

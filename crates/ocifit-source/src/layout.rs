@@ -318,7 +318,7 @@ pub(crate) fn read_limited(dir: &Dir, name: &str, max: u64, what: &str) -> Resul
         return Err(too_big());
     }
     let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
     if bytes.len() as u64 > max {
         return Err(too_big());
     }

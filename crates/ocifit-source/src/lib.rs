@@ -183,7 +183,7 @@ impl fmt::Display for Source {
             Source::OciLayout { dir, tag } => write!(f, "oci:{}{}", dir.display(), tag_suffix(tag)),
             Source::OciArchive { file, tag } => write!(f, "oci-archive:{}{}", file.display(), tag_suffix(tag)),
             Source::Unsupported { arg, .. } => f.write_str(arg),
-            Source::Registry(r) => write!(f, "docker://{r}"),
+            Source::Registry(r) => write!(f, "docker://{}", reference::redact(r)),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Every flag, documented once, here.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -10,13 +10,50 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "ocifit makes the `platform.features` field of OCI image indexes real: it \
 knows every CPU feature an entry can require, detects what this machine supports, and picks \
 the most specialised entry that runs here — with the reason every other entry was rejected.",
-    after_help = TOP_HELP
+    after_help = TOP_HELP,
+    mut_args = hide_top_level
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The registry options written before the command (`ocifit
+    /// --plain-http select …`), as they always could be; hidden from
+    /// `ocifit --help` (see [`hide_top_level`]), shown on each command that reads sources.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+impl Cli {
+    /// Parse the command line.
+    pub fn parse_args() -> Cli {
+        <Cli as clap::Parser>::parse()
+    }
+}
+
+/// The top-level copies of the registry options are accepted but not
+/// listed in `ocifit --help` (nor in its manual page or completions).
+fn hide_top_level(arg: clap::Arg) -> clap::Arg {
+    let id = arg.get_id().as_str();
+    if id == "help" || id == "version" { arg } else { arg.hide(true) }
+}
+
+impl Command {
+    /// The registry options of a command that reads sources.
+    pub fn registry_args(&self) -> Option<&RegistryArgs> {
+        match self {
+            Command::Select(a) => Some(&a.registry),
+            Command::Resolve(a) => Some(&a.registry),
+            Command::Lint(a) => Some(&a.registry),
+            Command::Index(c) => Some(&c.out().registry),
+            Command::Fleet(a) => Some(&a.registry),
+            Command::K8s(K8sCommand::Affinity(a)) => Some(&a.registry),
+            Command::Features(_)
+            | Command::Explain(_)
+            | Command::Host(_)
+            | Command::Completions(_)
+            | Command::Mirror(_) => None,
+        }
+    }
 }
 
 // After-help texts are pre-formatted (tables, examples): clap re-wraps any
@@ -156,6 +193,8 @@ pub struct SelectArgs {
     pub choose: ChooseArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 const RESOLVE_HELP: &str = "\
@@ -178,37 +217,95 @@ pub struct ResolveArgs {
     /// text: the pinned reference alone; json: it with the entry and the source.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
+/// The largest `--max-manifest-size`: 1 GiB (an index is at most 64 MiB anyway).
+pub const MAX_MANIFEST_SIZE_LIMIT: u64 = 1 << 30;
+
 /// How registries are reached (every command that reads a SOURCE).
-/// Credentials come from --creds-stdin, containers auth.json
-/// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json) or docker
-/// config.json ($DOCKER_CONFIG), in that order.
-#[derive(Args, Debug)]
+/// Credentials come from --creds/--creds-stdin (for the registry the
+/// command reads), --authfile or containers auth.json
+/// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json), then
+/// docker config.json ($DOCKER_CONFIG), and are sent only to a registry
+/// that asks for them. Defaults are applied in `sources.rs`, so that the
+/// same options may also be written before the command.
+#[derive(Args, Debug, Default, Clone)]
 #[command(next_help_heading = "Registry options")]
 pub struct RegistryArgs {
-    /// Use plain HTTP for every registry (a loopback registry that does not
-    /// speak TLS is reached over plain HTTP anyway).
-    #[arg(long, global = true)]
-    pub plain_http: bool,
-    /// Also trust this PEM CA certificate (repeatable).
-    #[arg(long, value_name = "FILE", global = true)]
+    /// Plain HTTP: bare, for every registry; --plain-http=HOST[:PORT]
+    /// (repeatable) for those registries only. A loopback registry that
+    /// does not speak TLS is reached over plain HTTP anyway.
+    #[arg(
+        long,
+        value_name = "HOST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        action = ArgAction::Append
+    )]
+    pub plain_http: Vec<String>,
+    /// Also trust this PEM certificate: a CA, or the registry's own
+    /// self-signed certificate (repeatable). Also read:
+    /// /etc/containers/certs.d/HOST[:PORT]/*.crt and /etc/docker/certs.d/HOST[:PORT]/ca.crt.
+    #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<std::path::PathBuf>,
-    /// Read registry credentials, USER:PASSWORD, from standard input.
-    #[arg(long, global = true)]
+    /// --tls-verify=false accepts any certificate (a warning is printed).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Credentials for the registry the command reads (for `index --push` from a file: the push target).
+    #[arg(long, value_name = "USER:PASSWORD", conflicts_with = "creds_stdin")]
+    pub creds: Option<String>,
+    /// Like --creds, read from standard input (USER:PASSWORD, or USER and PASSWORD on two lines).
+    #[arg(long)]
     pub creds_stdin: bool,
-    /// Seconds to wait for a connection.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
-    pub connect_timeout: f64,
-    /// Seconds to wait for an answer, and for each read of it.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, global = true)]
-    pub read_timeout: f64,
-    /// Retries after HTTP 429/502/503/504 or a refused connection (backoff doubling from 250 ms).
-    #[arg(long, value_name = "N", default_value_t = 3, global = true)]
-    pub retries: u32,
-    /// Refuse manifests (and layout blobs) larger than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
-    pub max_manifest_size: usize,
+    /// Read credentials from this containers auth.json instead of $REGISTRY_AUTH_FILE and the default paths.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<std::path::PathBuf>,
+    /// Seconds to wait for a connection [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Seconds to wait for an answer, and for each read of it [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<f64>,
+    /// Seconds one request may take in all, body included [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Retries after HTTP 429/502/503/504 or a refused connection (at most 10; waits double
+    /// from 250 ms, at most 10 s each and 30 s in all) [default: 3].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Refuse manifests (and layout blobs) larger than this many bytes (1 to 1073741824) [default: 4194304].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=MAX_MANIFEST_SIZE_LIMIT))]
+    pub max_manifest_size: Option<u64>,
+    /// Print each HTTP request (method, URL, status) to stderr; never credentials or tokens.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+impl RegistryArgs {
+    /// These options (written after the command) over `before` (written before it).
+    pub fn over(&self, before: &RegistryArgs) -> RegistryArgs {
+        let mut plain_http = before.plain_http.clone();
+        plain_http.extend(self.plain_http.iter().cloned());
+        let mut ca_cert = before.ca_cert.clone();
+        ca_cert.extend(self.ca_cert.iter().cloned());
+        RegistryArgs {
+            plain_http,
+            ca_cert,
+            tls_verify: self.tls_verify.or(before.tls_verify),
+            creds: self.creds.clone().or_else(|| before.creds.clone()),
+            creds_stdin: self.creds_stdin || before.creds_stdin,
+            authfile: self.authfile.clone().or_else(|| before.authfile.clone()),
+            connect_timeout: self.connect_timeout.or(before.connect_timeout),
+            read_timeout: self.read_timeout.or(before.read_timeout),
+            timeout: self.timeout.or(before.timeout),
+            retries: self.retries.or(before.retries),
+            max_manifest_size: self.max_manifest_size.or(before.max_manifest_size),
+            verbose: self.verbose || before.verbose,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -344,6 +441,8 @@ pub struct LintArgs {
     /// Report only findings at least this severe (errors are always reported).
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = MinSeverity::Info)]
     pub min_severity: MinSeverity,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `lint --min-severity`.
@@ -409,6 +508,8 @@ pub struct FleetArgs {
     /// How many images to load at once (registry fetches).
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -471,6 +572,8 @@ pub struct AffinityArgs {
     /// `ocifit host --format nfd` installs (every feature has one).
     #[arg(long, value_enum, default_value_t = AffinityLabels::Nfd)]
     pub labels: AffinityLabels,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -547,6 +650,15 @@ impl IndexCommand {
             IndexCommand::FixOrder(a) => &a.source,
         }
     }
+
+    pub fn out(&self) -> &EditOutput {
+        match self {
+            IndexCommand::Add(a) => &a.out,
+            IndexCommand::SetFeatures(a) => &a.out,
+            IndexCommand::Remove(a) => &a.out,
+            IndexCommand::FixOrder(a) => &a.out,
+        }
+    }
 }
 
 /// Where an edited index goes.
@@ -565,6 +677,8 @@ pub struct EditOutput {
     /// must already be in that repository.
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -636,9 +750,8 @@ installation, limits and signatures.
 Upstream: --upstream URL sends every request there (one mirror per registry
 for podman, skopeo, CRI-O). Without it, containerd's ?ns=HOST names the
 registry of each request (docker.io is registry-1.docker.io): https, or plain
-HTTP for loopback hosts and for --plain-http HOST (also --plain-http-host
-HOST; --plain-http alone: every host). The global --ca-cert FILE adds CA
-certificates for upstream TLS.
+HTTP for loopback hosts and for --plain-http=HOST (repeatable; --plain-http
+alone: every host). --ca-cert FILE adds CA certificates for upstream TLS.
 
 Examples:
   ocifit mirror                     # this host, for containerd (ns routing)
@@ -675,10 +788,27 @@ pub struct MirrorServeArgs {
     /// Send every request to this registry (http:// or https://), whatever ?ns= says.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
-    /// With ?ns= routing: reach this registry host (HOST or HOST:PORT) over plain HTTP
-    /// (repeatable; `--plain-http HOST` means the same).
-    #[arg(long, value_name = "HOST")]
-    pub plain_http_host: Vec<String>,
+    /// Plain HTTP upstream: bare, for every registry; --plain-http=HOST[:PORT] (repeatable)
+    /// for those ?ns= hosts only. Loopback registries are reached over plain HTTP anyway.
+    #[arg(
+        long,
+        value_name = "HOST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        action = ArgAction::Append
+    )]
+    pub plain_http: Vec<String>,
+    /// Also trust this PEM certificate for upstream TLS: a CA, or the registry's own
+    /// self-signed certificate (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<std::path::PathBuf>,
+    /// Seconds to wait for an upstream connection [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Seconds to wait for an upstream answer, and for each read of it [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<f64>,
     #[command(flatten)]
     pub target: TargetArgs,
     /// Select for the machine of a captured /proc/cpuinfo instead of this host.

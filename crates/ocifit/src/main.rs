@@ -12,15 +12,13 @@ mod man;
 mod output;
 mod sources;
 
-use clap::Parser;
-
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::error::Failure;
 
 fn main() {
-    let cli = cli::Cli::parse_from(cmd::mirror::argv(std::env::args_os()));
+    let cli = cli::Cli::parse_args();
     let stdin_is_source = matches!(&cli.command,
         cli::Command::Select(cli::SelectArgs { choose: cli::ChooseArgs { source, .. }, .. })
         | cli::Command::Resolve(cli::ResolveArgs { choose: cli::ChooseArgs { source, .. }, .. })
@@ -30,7 +28,8 @@ fn main() {
     let stdin_is_source = stdin_is_source
         || matches!(&cli.command, cli::Command::Fleet(a) if a.nodes.iter().chain(&a.image).any(|s| s == "-"));
     let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Lint(a) if a.source == "-");
-    if let Err(Failure { code, message }) = sources::install(&cli.registry, stdin_is_source) {
+    let registry = cli.command.registry_args().map_or_else(|| cli.registry.clone(), |r| r.over(&cli.registry));
+    if let Err(Failure { code, message }) = sources::install(&registry, &cli.command, stdin_is_source) {
         eprintln!("ocifit: {message}");
         std::process::exit(code);
     }

@@ -106,7 +106,8 @@ fn report(edited: &Edited) {
 /// `--push docker://REF`: a reference with an explicit tag or digest.
 fn push_target(arg: &str) -> Result<Reference, Failure> {
     let text = arg.strip_prefix("docker://").unwrap_or(arg);
-    let reference = Reference::parse(text).map_err(|e| Failure::bad(format!("--push {arg}: {e}")))?;
+    let shown = ocifit_source::reference::redact(arg);
+    let reference = Reference::parse(text).map_err(|e| Failure::bad(format!("--push {shown}: {e}")))?;
     let last = text.rsplit('/').next().unwrap_or(text);
     if !last.contains(':') && !text.contains('@') {
         return Err(Failure::bad(format!(

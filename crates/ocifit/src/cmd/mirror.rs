@@ -1,7 +1,6 @@
 //! `ocifit mirror`: run the node-local pull mirror (`ocifit-mirror`), and
 //! `ocifit mirror config`: print or write the node files that use it.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,43 +10,7 @@ use ocifit_mirror::node_config;
 use crate::cli::{Format, MirrorArgs, MirrorCommand, MirrorConfigArgs, MirrorMode, MirrorServeArgs, NodeRuntime};
 use crate::error::{Failure, Outcome};
 use crate::output;
-
-/// `ocifit mirror --plain-http HOST` (docs/semantics.md §9): `--plain-http`
-/// is also the global flag (plain HTTP for every registry) and takes no
-/// value, so after `mirror` a `--plain-http` followed by a value is read as
-/// `--plain-http-host VALUE`. Every other argument is left as it is.
-pub fn argv(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    let args: Vec<OsString> = args.into_iter().collect();
-    let text = |i: usize| args.get(i).and_then(|a| a.to_str()).unwrap_or("");
-    // The subcommand: the first word that is neither a flag nor the value
-    // of a global flag.
-    const GLOBAL_VALUES: [&str; 5] =
-        ["--ca-cert", "--connect-timeout", "--read-timeout", "--retries", "--max-manifest-size"];
-    let mut i = 1;
-    while i < args.len() && text(i).starts_with('-') {
-        i += if GLOBAL_VALUES.contains(&text(i)) { 2 } else { 1 };
-    }
-    if text(i) != "mirror" {
-        return args;
-    }
-    let mut out: Vec<OsString> = args[..=i].to_vec();
-    let mut rest = args[i + 1..].iter().cloned().peekable();
-    while let Some(arg) = rest.next() {
-        let word = arg.to_str().unwrap_or("");
-        if word == "--plain-http" {
-            if let Some(value) = rest.next_if(|v| !v.to_str().unwrap_or("-").starts_with('-')) {
-                out.push("--plain-http-host".into());
-                out.push(value);
-                continue;
-            }
-        } else if let Some(value) = word.strip_prefix("--plain-http=") {
-            out.push(format!("--plain-http-host={value}").into());
-            continue;
-        }
-        out.push(arg);
-    }
-    out
-}
+use crate::sources::seconds;
 
 pub fn run(args: MirrorArgs) -> Outcome {
     match args.config {
@@ -69,14 +32,14 @@ fn serve(args: MirrorServeArgs) -> Outcome {
         Some(dir) => dir,
         None => default_cache_dir()?,
     };
-    let options = ocifit_source::Options::current();
+    let defaults = ocifit_source::Options::default();
     let settings = ocifit_mirror::Settings {
         listen: args.listen,
         allow_remote: args.allow_remote,
         upstream: args.upstream,
-        plain_http: args.plain_http_host,
-        plain_http_all: options.plain_http,
-        ca_certs: options.ca_certs.clone(),
+        plain_http: args.plain_http.iter().filter(|h| !h.is_empty()).map(|h| h.to_ascii_lowercase()).collect(),
+        plain_http_all: args.plain_http.iter().any(String::is_empty),
+        ca_certs: args.ca_cert,
         target,
         mode: match args.mode {
             MirrorMode::Filter => ocifit_mirror::Mode::Filter,
@@ -90,8 +53,8 @@ fn serve(args: MirrorServeArgs) -> Outcome {
             Format::Text => ocifit_mirror::LogFormat::Text,
             Format::Json => ocifit_mirror::LogFormat::Json,
         },
-        connect_timeout: options.connect_timeout,
-        read_timeout: options.read_timeout,
+        connect_timeout: seconds("--connect-timeout", args.connect_timeout, defaults.connect_timeout)?,
+        read_timeout: seconds("--read-timeout", args.read_timeout, defaults.read_timeout)?,
         shutdown_grace: Duration::from_secs(10),
     };
     ocifit_mirror::run(settings).map_err(Failure::bad)?;
@@ -146,41 +109,31 @@ fn node(args: MirrorConfigArgs) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::argv;
+    use clap::Parser;
 
+    use crate::cli::{Cli, Command};
+
+    /// `--plain-http=HOST` names ?ns= hosts reached over plain HTTP; bare
+    /// `--plain-http` means every upstream, as on the commands that read sources.
     #[test]
-    fn s9_plain_http_with_a_value_names_a_host_for_the_mirror_only() {
-        let cases: [(&[&str], &[&str]); 9] = [
-            (
-                &["ocifit", "mirror", "--plain-http", "reg.lan:5000"],
-                &["ocifit", "mirror", "--plain-http-host", "reg.lan:5000"],
-            ),
-            (&["ocifit", "mirror", "--plain-http=reg.lan"], &["ocifit", "mirror", "--plain-http-host=reg.lan"]),
-            // Alone (or before another flag) it is the global flag.
-            (
-                &["ocifit", "mirror", "--plain-http", "--mode", "off"],
-                &["ocifit", "mirror", "--plain-http", "--mode", "off"],
-            ),
-            (&["ocifit", "mirror", "--plain-http"], &["ocifit", "mirror", "--plain-http"]),
-            // Other commands: untouched (the value is their SOURCE).
-            (&["ocifit", "select", "--plain-http", "mirror"], &["ocifit", "select", "--plain-http", "mirror"]),
-            (&["ocifit", "--plain-http", "select", "x"], &["ocifit", "--plain-http", "select", "x"]),
-            (
-                &["ocifit", "select", "mirror", "--plain-http", "x"],
-                &["ocifit", "select", "mirror", "--plain-http", "x"],
-            ),
-            (
-                &["ocifit", "--ca-cert", "mirror", "select", "--plain-http", "x"],
-                &["ocifit", "--ca-cert", "mirror", "select", "--plain-http", "x"],
-            ),
-            (
-                &["ocifit", "--ca-cert", "ca.pem", "mirror", "--plain-http", "h"],
-                &["ocifit", "--ca-cert", "ca.pem", "mirror", "--plain-http-host", "h"],
-            ),
+    fn s9_plain_http_names_hosts_or_every_upstream() {
+        let cases: [(&[&str], Option<&[&str]>); 4] = [
+            (&["--plain-http=reg.lan:5000"], Some(&["reg.lan:5000"])),
+            (&["--plain-http=a", "--plain-http=b"], Some(&["a", "b"])),
+            (&["--plain-http"], Some(&[""])),
+            // A separate word is not a value (it would be read as a subcommand or source).
+            (&["--plain-http", "reg.lan"], None),
         ];
-        for (input, want) in cases {
-            let got = argv(input.iter().map(Into::into));
-            assert_eq!(got, want.iter().map(Into::into).collect::<Vec<std::ffi::OsString>>(), "{input:?}");
+        for (flags, want) in cases {
+            let argv = ["ocifit", "mirror"].iter().chain(flags);
+            let parsed = Cli::try_parse_from(argv);
+            match (parsed, want) {
+                (Ok(Cli { command: Command::Mirror(m), .. }), Some(want)) => {
+                    assert_eq!(m.serve.plain_http, want, "{flags:?}")
+                }
+                (Err(_), None) => {}
+                (other, want) => panic!("{flags:?}: {:?}, wanted {want:?}", other.map(|_| ())),
+            }
         }
     }
 }

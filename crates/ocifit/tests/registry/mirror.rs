@@ -654,9 +654,9 @@ fn s9_non_loopback_listen_is_refused_without_allow_remote() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("--allow-remote"), "{}", run.stderr);
-    // `--plain-http HOST` is the mirror's per-host option (the global flag takes no value).
+    // `--plain-http=HOST` is the mirror's per-host option.
     let run = fixture::ocifit(
-        &["mirror", "--plain-http", "reg.lan:5000", "--listen", "0.0.0.0:0", "--platform", "linux/amd64"],
+        &["mirror", "--plain-http=reg.lan:5000", "--listen", "0.0.0.0:0", "--platform", "linux/amd64"],
         &[],
         None,
     );
