@@ -51,6 +51,9 @@ pub enum Command {
     /// Kubernetes scheduling from an index.
     #[command(subcommand)]
     K8s(K8sCommand),
+    /// A node-local registry mirror that serves indexes rewritten for this node; `mirror config` prints its node setup.
+    #[command(after_help = MIRROR_HELP)]
+    Mirror(MirrorArgs),
 }
 
 const SELECT_HELP: &str = "\
@@ -514,4 +517,104 @@ pub struct IndexFixOrderArgs {
     pub source: String,
     #[command(flatten)]
     pub out: EditOutput,
+}
+
+const MIRROR_HELP: &str = "\
+Runtimes that ignore features (containerd, CRI-O, podman, skopeo) pull through this mirror;
+for a tag whose index they would resolve to another entry than ocifit selects, it answers
+with the index rewritten so that they take ocifit's choice. Everything else passes through.
+docs/mirror.md explains installation, limits and signatures.
+
+Upstream: --upstream URL sends every request there (one mirror per registry: podman, skopeo,
+CRI-O). Without it, containerd's ?ns=HOST names the registry of each request (docker.io is
+registry-1.docker.io; https, or plain HTTP for loopback hosts and --plain-http-host HOSTs).
+The global --ca-cert FILE adds CA certificates for upstream TLS.
+
+Examples:
+  ocifit mirror                                      # for this host, containerd (ns routing)
+  ocifit mirror --upstream https://registry-1.docker.io --listen 127.0.0.1:5051
+  ocifit mirror --platform linux/amd64/v3 --mode reorder --exclude 'library/signed-*'
+  ocifit mirror config containerd --registry docker.io --registry ghcr.io --write /etc/containerd/certs.d
+  ocifit mirror config containers --registry docker.io=http://127.0.0.1:5051";
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MirrorArgs {
+    #[command(subcommand)]
+    pub config: Option<MirrorCommand>,
+    #[command(flatten)]
+    pub serve: MirrorServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MirrorCommand {
+    /// Print (or --write) what points a node's runtime at the mirror.
+    Config(MirrorConfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MirrorServeArgs {
+    /// Where to listen (port 0: any free port; the bound address is printed on stderr).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5050")]
+    pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Send every request to this registry (http:// or https://), whatever ?ns= says.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// With ?ns= routing: reach this registry host (HOST or HOST:PORT) over plain HTTP (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub plain_http_host: Vec<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Select for the machine of a captured /proc/cpuinfo instead of this host.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["platform", "features", "host"])]
+    pub cpuinfo: Option<String>,
+    /// filter: drop the other entries of this node's platform; reorder: put the selected entry
+    /// first; off: pass everything through.
+    #[arg(long, value_enum, default_value_t = MirrorMode::Filter)]
+    pub mode: MirrorMode,
+    /// Pass repositories matching this glob through untouched (repeatable; `library/signed-*`).
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Where rewritten indexes are stored [default: /var/lib/ocifit/mirror for root, else
+    /// $XDG_CACHE_HOME/ocifit/mirror or ~/.cache/ocifit/mirror].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Size bound of --cache-dir; least recently used rewrites no tag points at go first.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub cache_max_bytes: u64,
+    /// How each rewrite is logged on stderr.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub log_format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MirrorMode {
+    Filter,
+    Reorder,
+    Off,
+}
+
+#[derive(Args, Debug)]
+pub struct MirrorConfigArgs {
+    /// containerd: hosts.toml per registry; containers: a registries.conf drop-in (podman, skopeo, CRI-O).
+    #[arg(value_enum)]
+    pub runtime: NodeRuntime,
+    /// A registry to pull through the mirror: HOST, or HOST=MIRROR_URL (repeatable).
+    #[arg(long, value_name = "HOST[=URL]", required = true)]
+    pub registry: Vec<String>,
+    /// The mirror's address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:5050")]
+    pub mirror: String,
+    /// Write the files under DIR (containerd: DIR/HOST/hosts.toml; containers: DIR/ocifit-mirror.conf).
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<std::path::PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRuntime {
+    Containerd,
+    Containers,
 }

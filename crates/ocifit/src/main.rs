@@ -40,6 +40,7 @@ fn main() {
         cli::Command::Index(command) => cmd::index::run(command),
         cli::Command::Fleet(args) => cmd::fleet::run(args),
         cli::Command::K8s(cli::K8sCommand::Affinity(args)) => cmd::k8s::affinity(args),
+        cli::Command::Mirror(args) => cmd::mirror::run(args),
     };
     let code = match result {
         Ok(code) => code,

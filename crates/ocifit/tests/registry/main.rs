@@ -6,6 +6,7 @@
 
 mod fixture;
 mod index_edit;
+mod mirror;
 mod servers;
 mod token;
 

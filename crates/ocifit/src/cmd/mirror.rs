@@ -1,0 +1,102 @@
+//! `ocifit mirror`: run the node-local pull mirror (`ocifit-mirror`), and
+//! `ocifit mirror config`: print or write the node files that use it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ocifit_core::FeatureTable;
+use ocifit_mirror::node_config;
+
+use crate::cli::{Format, MirrorArgs, MirrorCommand, MirrorConfigArgs, MirrorMode, MirrorServeArgs, NodeRuntime};
+use crate::error::{Failure, Outcome};
+use crate::output;
+
+pub fn run(args: MirrorArgs) -> Outcome {
+    match args.config {
+        Some(MirrorCommand::Config(config)) => node(config),
+        None => serve(args.serve),
+    }
+}
+
+fn serve(args: MirrorServeArgs) -> Outcome {
+    // The target exactly as `select` builds it, or from a capture.
+    let target = match &args.cpuinfo {
+        Some(path) => {
+            let text = super::host::read_input(path)?;
+            ocifit_host::from_cpuinfo(&text, None).map_err(|e| Failure::bad(format!("{path}: {e}")))?.target
+        }
+        None => super::target::build(&args.target, FeatureTable::builtin())?,
+    };
+    let cache_dir = match args.cache_dir {
+        Some(dir) => dir,
+        None => default_cache_dir()?,
+    };
+    let options = ocifit_source::Options::current();
+    let settings = ocifit_mirror::Settings {
+        listen: args.listen,
+        allow_remote: args.allow_remote,
+        upstream: args.upstream,
+        plain_http: args.plain_http_host,
+        plain_http_all: options.plain_http,
+        ca_certs: options.ca_certs.clone(),
+        target,
+        mode: match args.mode {
+            MirrorMode::Filter => ocifit_mirror::Mode::Filter,
+            MirrorMode::Reorder => ocifit_mirror::Mode::Reorder,
+            MirrorMode::Off => ocifit_mirror::Mode::Off,
+        },
+        excludes: args.exclude,
+        cache_dir,
+        cache_max_bytes: args.cache_max_bytes,
+        log_format: match args.log_format {
+            Format::Text => ocifit_mirror::LogFormat::Text,
+            Format::Json => ocifit_mirror::LogFormat::Json,
+        },
+        shutdown_grace: Duration::from_secs(10),
+    };
+    ocifit_mirror::run(settings).map_err(Failure::bad)?;
+    Ok(0)
+}
+
+/// `/var/lib/ocifit/mirror` for root, else the user's cache directory.
+fn default_cache_dir() -> Result<PathBuf, Failure> {
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    if root {
+        return Ok(PathBuf::from("/var/lib/ocifit/mirror"));
+    }
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("XDG_CACHE_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".cache")))
+        .map(|d| d.join("ocifit/mirror"))
+        .ok_or_else(|| Failure::bad("--cache-dir: neither XDG_CACHE_HOME nor HOME is set; give --cache-dir"))
+}
+
+fn node(args: MirrorConfigArgs) -> Outcome {
+    let files = match args.runtime {
+        NodeRuntime::Containerd => node_config::containerd(&args.registry, &args.mirror),
+        NodeRuntime::Containers => node_config::containers(&args.registry, Some(&args.mirror)),
+    }
+    .map_err(Failure::bad)?;
+    match &args.write {
+        Some(dir) => {
+            node_config::write(dir, &files).map_err(Failure::bad)?;
+            for f in &files {
+                eprintln!("wrote {}", dir.join(&f.path).display());
+            }
+        }
+        None => {
+            let mut out = String::new();
+            for (n, f) in files.iter().enumerate() {
+                if n > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&format!("# --- {} ---\n{}", f.path, f.text));
+            }
+            output::print(&out);
+        }
+    }
+    Ok(0)
+}
