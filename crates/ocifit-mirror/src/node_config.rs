@@ -1,7 +1,8 @@
 //! `ocifit mirror config`: the files that point a node's runtime at the
 //! mirror (`docs/mirror.md`).
 //!
-//! - containerd: one `hosts.toml` per registry (`DIR/HOST/hosts.toml`, DIR
+//! - containerd: one `hosts.toml` per registry (`DIR/HOST/hosts.toml`, a
+//!   port written `HOST_PORT_/`, as containerd looks for it; DIR
 //!   being containerd's `config_path`, usually `/etc/containerd/certs.d`).
 //!   containerd names the registry in `?ns=`, so one mirror serves them all.
 //! - containers (podman, skopeo, CRI-O): one `registries.conf` drop-in.
@@ -80,7 +81,12 @@ pub fn containerd(registries: &[String], mirror: &str) -> Result<Vec<NodeFile>, 
                  server = \"{}\"\n\n[host.\"{scheme}://{authority}\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
                 server_url(host)
             );
-            Ok(NodeFile { path: format!("{}/hosts.toml", host.replace(':', "_").replace(['[', ']'], "")), text })
+            // containerd looks for certs.d/HOST_PORT_ (and certs.d/HOST:PORT).
+            let dir = match host.rsplit_once(':') {
+                Some((name, port)) if !port.ends_with(']') => format!("{name}_{port}_"),
+                _ => host.to_string(),
+            };
+            Ok(NodeFile { path: format!("{dir}/hosts.toml"), text })
         })
         .collect()
 }
@@ -103,7 +109,9 @@ pub fn containers(registries: &[String], mirror: Option<&str>) -> Result<Vec<Nod
         }
         let (scheme, authority) = split_mirror(mirror)?;
         text.push_str(&format!(
-            "\n[[registry]]\nprefix = \"{host}\"\nlocation = \"{host}\"\n\n[[registry.mirror]]\nlocation = \"{authority}\"\n{}",
+            "\n[[registry]]\nprefix = \"{host}\"\nlocation = \"{host}\"\n{}\n[[registry.mirror]]\nlocation = \"{authority}\"\n{}",
+            // A loopback registry is plain HTTP (as for containerd's `server`): the fallback when the mirror is down.
+            if server_url(host).starts_with("http://") { "insecure = true\n" } else { "" },
             if scheme == "http" { "insecure = true\n" } else { "" }
         ));
     }
@@ -137,7 +145,7 @@ mod tests {
     fn s9_containerd_hosts_toml_per_registry() {
         let files = containerd(&strings(&["docker.io", "ghcr.io", "127.0.0.1:5000"]), "http://127.0.0.1:5050").unwrap();
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["docker.io/hosts.toml", "ghcr.io/hosts.toml", "127.0.0.1_5000/hosts.toml"]);
+        assert_eq!(paths, ["docker.io/hosts.toml", "ghcr.io/hosts.toml", "127.0.0.1_5000_/hosts.toml"]);
         let parsed: Vec<toml::Value> = files.iter().map(|f| toml::from_str(&f.text).unwrap()).collect();
         let servers: Vec<&str> = parsed.iter().map(|p| p["server"].as_str().unwrap()).collect();
         assert_eq!(servers, ["https://registry-1.docker.io", "https://ghcr.io", "http://127.0.0.1:5000"]);

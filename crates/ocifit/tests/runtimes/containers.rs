@@ -23,12 +23,17 @@ pub struct Setup {
 impl Setup {
     /// `mirror`: `HOST:PORT` of the mirror for `registry`, if any.
     pub fn new(name: &str, registry: &str, mirror: Option<&str>) -> Setup {
-        let dir = temp_dir(name);
         let mut conf = format!("[[registry]]\nlocation = \"{registry}\"\ninsecure = true\n");
         if let Some(m) = mirror {
             conf.push_str(&format!("\n[[registry.mirror]]\nlocation = \"{m}\"\ninsecure = true\n"));
         }
-        std::fs::write(dir.join("registries.conf"), conf).unwrap();
+        Setup::with_registries_conf(name, &conf)
+    }
+
+    /// The same with this `registries.conf`.
+    pub fn with_registries_conf(name: &str, registries_conf: &str) -> Setup {
+        let dir = temp_dir(name);
+        std::fs::write(dir.join("registries.conf"), registries_conf).unwrap();
         // No credentials (podman wants the file to exist).
         std::fs::write(dir.join("auth.json"), r#"{"auths":{}}"#).unwrap();
         std::fs::write(dir.join("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();

@@ -321,3 +321,78 @@ fn ns_routing_to_two_registries() {
     assert!(first.manifest_requests("routing/one") > 0 && second.manifest_requests("routing/two") > 0);
     let _ = std::fs::remove_dir_all(hosts);
 }
+
+/// Run `ocifit mirror config …` (a command that writes files); panics with its stderr on failure.
+fn ocifit_config(args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocifit")).args(args).output().unwrap();
+    assert!(out.status.success(), "ocifit {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The hosts.toml `ocifit mirror config containerd --write` installs
+/// makes ctr pull through the mirror, and from the registry when the
+/// mirror is down.
+#[test]
+fn ctr_with_the_hosts_toml_ocifit_writes() {
+    let image = Image::push(anonymous(), "config/containerd");
+    let mirror = Mirror::start("config-containerd", &[]);
+    let dir = fixture::temp_dir("config-containerd");
+    let hosts = dir.join("certs.d");
+    let hosts_arg = hosts.display().to_string();
+    ocifit_config(&[
+        "mirror",
+        "config",
+        "containerd",
+        "--registry",
+        &image.registry,
+        "--mirror",
+        &mirror.url(),
+        "--write",
+        &hosts_arg,
+    ]);
+    let c = containerd();
+    let pull = |ns: &str| -> Result<&'static str, String> {
+        c.pull(ns, &image.reference, &hosts, &[])?;
+        let snapshots = c.snapshots(ns);
+        Ok(image.builds.iter().find(|b| snapshots.contains(&b.layer)).ok_or("nothing unpacked")?.name)
+    };
+    assert_eq!(pull("config-through"), Ok(SELECTED), "{}", mirror.log_text());
+    drop(mirror);
+    assert_eq!(pull("config-down"), Ok(LEGACY));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The registries.conf drop-in `ocifit mirror config containers --write`
+/// installs makes podman and skopeo pull through the mirror, and from the
+/// registry when the mirror is down.
+#[test]
+fn podman_and_skopeo_with_the_drop_in_ocifit_writes() {
+    let registry = anonymous();
+    let image = Image::push(registry, "config/containers");
+    let upstream = format!("http://{}", registry.host());
+    let mirror = Mirror::start("config-containers", &["--upstream", &upstream]);
+    let dir = fixture::temp_dir("config-containers");
+    let dir_arg = dir.display().to_string();
+    ocifit_config(&[
+        "mirror",
+        "config",
+        "containers",
+        "--registry",
+        &image.registry,
+        "--mirror",
+        &mirror.url(),
+        "--write",
+        &dir_arg,
+    ]);
+    let conf = std::fs::read_to_string(dir.join("ocifit-mirror.conf")).unwrap();
+    let pulls = |scenario: &str| {
+        let podman = Setup::with_registries_conf(&format!("config-podman-{scenario}"), &conf)
+            .podman_pull(&image, &image.reference);
+        let skopeo = Setup::with_registries_conf(&format!("config-skopeo-{scenario}"), &conf)
+            .skopeo_copy(&image, &image.reference);
+        (podman, skopeo)
+    };
+    assert_eq!(pulls("through"), (Ok(SELECTED), Ok(SELECTED)), "{conf}");
+    drop(mirror);
+    assert_eq!(pulls("down"), (Ok(LEGACY), Ok(LEGACY)), "{conf}");
+    let _ = std::fs::remove_dir_all(dir);
+}
