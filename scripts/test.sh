@@ -9,6 +9,11 @@ export CARGO_TERM_COLOR=never
 
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
+# ocifit mirror in front of real runtimes (crates/ocifit/tests/runtimes):
+# the tests start containerd (ctr and its CRI plugin) themselves, with a
+# config of their own (policy-rc.d below keeps its service from starting);
+# podman pulls into a temporary vfs store
+apt_packages+=(containerd podman)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
 # qemu-user, and a cross linker + C library for every non-x86 architecture
 # tested there (see `cross_targets` below)

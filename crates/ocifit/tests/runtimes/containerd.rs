@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, Scratch};
 use crate::fixture::{require, temp_dir};
 
 pub struct Containerd {
@@ -143,8 +143,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 /// A containerd registry configuration directory holding
 /// `REGISTRY/hosts.toml`: plain HTTP to `registry`, and, when given, the
 /// mirror first for pull and resolve.
-pub fn hosts_dir(name: &str, registries: &[&str], mirror: Option<&str>) -> PathBuf {
-    let dir = temp_dir(name);
+pub fn hosts_dir(name: &str, registries: &[&str], mirror: Option<&str>) -> Scratch {
+    let dir = Scratch::new(name);
     write_hosts(&dir, registries, mirror);
     dir
 }

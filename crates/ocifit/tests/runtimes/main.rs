@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use containerd::{containerd, hosts_dir, write_hosts};
 use containers::Setup;
+use daemon::Scratch;
 use fixture::{PASSWORD, Registry, USER, anonymous, bearer, free_port, sha256};
 use image::{Image, LEGACY, SELECTED};
 use mirror::Mirror;
@@ -80,9 +81,7 @@ impl Runtime {
             Runtime::Ctr => {
                 let c = containerd();
                 let hosts = hosts_dir(&name, &[&image.registry], mirror_url.as_deref());
-                let pulled = c.pull(&name, reference, &hosts, &[]);
-                let _ = std::fs::remove_dir_all(&hosts);
-                pulled?;
+                c.pull(&name, reference, &hosts, &[])?;
                 // ctr fetches every entry that matches linux/amd64 and
                 // unpacks one: the build is the one with a snapshot.
                 let snapshots = c.snapshots(&name);
@@ -192,6 +191,7 @@ fn matrix(rt: Runtime) {
     let mirror = Mirror::start(rt.name(), &args.iter().map(String::as_str).collect::<Vec<_>>());
     let via = Some(mirror.addr.as_str());
     assert_eq!(rt.pull(&image, &image.reference, via, "mirror"), Ok(SELECTED), "{rt:?} through the mirror");
+    assert!(mirror.metric("ocifit_mirror_rewrites_total") >= 1.0, "{rt:?}: no rewrite counted");
 
     // Pinned to the upstream index: that index, byte for byte, and the
     // runtime's own choice from it.
@@ -220,31 +220,32 @@ fn matrix(rt: Runtime) {
     let broken = Mirror::start(&format!("{}-broken", rt.name()), &["--upstream", &dead]);
     let got = rt.pull(&image, &image.reference, Some(&broken.addr), "upstream-unreachable");
     assert_eq!(got, Ok(LEGACY), "{rt:?} upstream unreachable: {}", broken.log_text());
+    assert!(broken.metric("ocifit_mirror_upstream_errors_total") >= 1.0, "{rt:?}: the mirror was not asked");
 }
 
 #[test]
-fn ctr_matrix() {
+fn s9_matrix_ctr() {
     matrix(Runtime::Ctr);
 }
 
 #[test]
-fn cri_matrix() {
+fn s9_matrix_cri() {
     matrix(Runtime::Cri);
 }
 
 #[test]
-fn podman_matrix() {
+fn s9_matrix_podman() {
     matrix(Runtime::Podman);
 }
 
 #[test]
-fn skopeo_matrix() {
+fn s9_matrix_skopeo() {
     matrix(Runtime::Skopeo);
 }
 
 /// The rewritten index's headers describe its bytes; HEAD is GET without the body.
 #[test]
-fn rewritten_index_headers_match_the_bytes() {
+fn s9_rewritten_index_headers_match_the_bytes() {
     let registry = anonymous();
     let image = Image::push(registry, "headers/app");
     let mirror = Mirror::start("headers", &[]);
@@ -272,7 +273,7 @@ fn rewritten_index_headers_match_the_bytes() {
 /// entry through the mirror; a client without a token cannot read the
 /// stored rewrite.
 #[test]
-fn token_auth_through_the_mirror() {
+fn s9_token_auth_through_the_mirror() {
     let (registry, _tokens) = bearer();
     let image = Image::push(registry, "tokens/mirrored");
     let mirror = Mirror::start("tokens", &[]);
@@ -299,13 +300,12 @@ fn token_auth_through_the_mirror() {
     let (status, _, body) = mirror_request(&mirror, "GET", &image, &rewritten, Some(&own));
     assert_eq!(status, 200);
     assert_eq!(sha256(&body), rewritten);
-    let _ = std::fs::remove_dir_all(hosts);
 }
 
 /// One mirror without `--upstream` serves two registries, told apart by
 /// containerd's `?ns=`.
 #[test]
-fn ns_routing_to_two_registries() {
+fn s9_ns_routing_to_two_registries() {
     let first = anonymous();
     let second = Registry::start("second", None);
     let a = Image::push(first, "routing/one");
@@ -319,7 +319,6 @@ fn ns_routing_to_two_registries() {
         assert_eq!(image.build_among(&c.content(ns)), Ok(SELECTED), "{}", image.reference);
     }
     assert!(first.manifest_requests("routing/one") > 0 && second.manifest_requests("routing/two") > 0);
-    let _ = std::fs::remove_dir_all(hosts);
 }
 
 /// Run `ocifit mirror config …` (a command that writes files); panics with its stderr on failure.
@@ -332,10 +331,10 @@ fn ocifit_config(args: &[&str]) {
 /// makes ctr pull through the mirror, and from the registry when the
 /// mirror is down.
 #[test]
-fn ctr_with_the_hosts_toml_ocifit_writes() {
+fn s9_config_containerd_hosts_toml_works_with_ctr() {
     let image = Image::push(anonymous(), "config/containerd");
     let mirror = Mirror::start("config-containerd", &[]);
-    let dir = fixture::temp_dir("config-containerd");
+    let dir = Scratch::new("config-containerd");
     let hosts = dir.join("certs.d");
     let hosts_arg = hosts.display().to_string();
     ocifit_config(&[
@@ -358,19 +357,18 @@ fn ctr_with_the_hosts_toml_ocifit_writes() {
     assert_eq!(pull("config-through"), Ok(SELECTED), "{}", mirror.log_text());
     drop(mirror);
     assert_eq!(pull("config-down"), Ok(LEGACY));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The registries.conf drop-in `ocifit mirror config containers --write`
 /// installs makes podman and skopeo pull through the mirror, and from the
 /// registry when the mirror is down.
 #[test]
-fn podman_and_skopeo_with_the_drop_in_ocifit_writes() {
+fn s9_config_containers_drop_in_works_with_podman_and_skopeo() {
     let registry = anonymous();
     let image = Image::push(registry, "config/containers");
     let upstream = format!("http://{}", registry.host());
     let mirror = Mirror::start("config-containers", &["--upstream", &upstream]);
-    let dir = fixture::temp_dir("config-containers");
+    let dir = Scratch::new("config-containers");
     let dir_arg = dir.display().to_string();
     ocifit_config(&[
         "mirror",
@@ -394,5 +392,4 @@ fn podman_and_skopeo_with_the_drop_in_ocifit_writes() {
     assert_eq!(pulls("through"), (Ok(SELECTED), Ok(SELECTED)), "{conf}");
     drop(mirror);
     assert_eq!(pulls("down"), (Ok(LEGACY), Ok(LEGACY)), "{conf}");
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -66,6 +66,13 @@ impl Mirror {
         Mirror::launch(dir, cache, &addr, args)
     }
 
+    /// A counter or gauge of `/metrics` (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+        let text = agent.get(format!("{}/metrics", self.url())).call().unwrap().body_mut().read_to_string().unwrap();
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+    }
+
     pub fn log_text(&self) -> String {
         self.daemon.log_text()
     }
