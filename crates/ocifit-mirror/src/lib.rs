@@ -65,6 +65,10 @@ pub struct Settings {
     pub cache_dir: PathBuf,
     pub cache_max_bytes: u64,
     pub log_format: LogFormat,
+    /// How long connecting upstream may take.
+    pub connect_timeout: Duration,
+    /// How long upstream may take to send its headers (and a whole index to rewrite).
+    pub read_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
 }
@@ -85,12 +89,12 @@ pub fn run(settings: Settings) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
-        let client = upstream::client(&settings.ca_certs)?;
+        let client = upstream::client(&settings.ca_certs, settings.connect_timeout)?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
         let bound = listener.local_addr().map_err(|e| format!("--listen {}: {e}", settings.listen))?;
-        let state = Arc::new(server::State::new(
+        let mut state = server::State::new(
             upstream,
             upstream::PlainHttp { hosts: settings.plain_http, all: settings.plain_http_all },
             settings.target,
@@ -99,7 +103,9 @@ pub fn run(settings: Settings) -> Result<(), String> {
             settings.log_format,
             client,
             cache,
-        ));
+        );
+        state.read_timeout = settings.read_timeout;
+        let state = Arc::new(state);
         eprintln!("listening on http://{bound}");
         serve(listener, state, shutdown_signal(), settings.shutdown_grace).await;
         Ok(())

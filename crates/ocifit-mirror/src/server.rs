@@ -22,8 +22,9 @@ use crate::rewrite::{self, MAX_REWRITE_BYTES, Mode, Pass, Rewritten};
 use crate::upstream::{Body, BoxError, HttpClient, PlainHttp, Upstream};
 use crate::{LogFormat, glob};
 
-/// How long reading an index to rewrite may take before the answer is 502.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bounds of the in-memory map from tags to what their digest became.
+const MAX_REMEMBERED_TAGS: usize = 4096;
+const MAX_REMEMBERED_BYTES: usize = 64 << 20;
 
 /// Everything a request needs, shared by all connections.
 pub struct State {
@@ -36,6 +37,9 @@ pub struct State {
     pub client: HttpClient,
     pub cache: Cache,
     pub metrics: Metrics,
+    /// How long upstream may take to answer (headers; and the whole index
+    /// when it is read to be rewritten) before the answer is 502.
+    pub read_timeout: Duration,
     /// What each tag pointed at when last read, and what was made of it.
     tags: Mutex<HashMap<TagKey, Remembered>>,
     /// Single-flight: one upstream index read per upstream+repository+tag.
@@ -90,6 +94,7 @@ impl State {
             client,
             cache,
             metrics: Metrics::default(),
+            read_timeout: Duration::from_secs(30),
             tags: Mutex::default(),
             flights: Mutex::default(),
         }
@@ -100,8 +105,21 @@ impl State {
         tags.get(key).filter(|r| r.source == source).map(|r| r.outcome.clone())
     }
 
+    /// Keep what a tag's digest became; the memory is bounded (count and
+    /// bytes): past the bound, other tags are forgotten (they are read again
+    /// from upstream, and their rewrites are still on disk).
     fn remember(&self, key: TagKey, source: String, outcome: Outcome) {
-        self.tags.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Remembered { source, outcome });
+        let mut tags = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+        tags.insert(key.clone(), Remembered { source, outcome });
+        let size = |r: &Remembered| match &r.outcome {
+            Outcome::Rewritten(s) => s.bytes.len(),
+            Outcome::Passed(_) => 0,
+        };
+        let mut bytes: usize = tags.values().map(size).sum();
+        while tags.len() > MAX_REMEMBERED_TAGS || bytes > MAX_REMEMBERED_BYTES {
+            let Some(other) = tags.keys().find(|k| **k != key).cloned() else { break };
+            bytes -= tags.remove(&other).as_ref().map_or(0, size);
+        }
     }
 
     /// Rewrites some tag points at now: never evicted.
@@ -311,7 +329,7 @@ async fn by_tag(
         return if client_head { relay_head(get) } else { relay(get) };
     }
     let (parts, body) = get.into_parts();
-    let bytes = match tokio::time::timeout(READ_TIMEOUT, read_limited(body)).await {
+    let bytes = match tokio::time::timeout(state.read_timeout, read_limited(body)).await {
         Ok(Ok(Read::Whole(bytes))) => bytes,
         Ok(Ok(Read::Over(prefix, rest))) => {
             state.metrics.pass(Pass::TooLarge.code());
@@ -545,9 +563,11 @@ async fn forward(
         Ok(r) => r,
         Err(e) => return registry_error(StatusCode::BAD_REQUEST, "UNSUPPORTED", &format!("{url}: {e}")),
     };
-    match timed(state, state.client.request(outgoing)).await {
-        Ok(response) => relay(response),
-        Err(e) => unreachable(state, upstream, &e),
+    // A time limit on upstream's headers only: bodies stream as long as they take.
+    match tokio::time::timeout(state.read_timeout, timed(state, state.client.request(outgoing))).await {
+        Ok(Ok(response)) => relay(response),
+        Ok(Err(e)) => unreachable(state, upstream, &describe(&e)),
+        Err(_) => unreachable(state, upstream, &format!("no answer within {} s", state.read_timeout.as_secs_f64())),
     }
 }
 
@@ -614,12 +634,12 @@ async fn send(
     let request = request
         .body(empty())
         .map_err(|e| registry_error(StatusCode::BAD_REQUEST, "UNSUPPORTED", &format!("{url}: {e}")))?;
-    match tokio::time::timeout(READ_TIMEOUT, timed(state, state.client.request(request))).await {
+    match tokio::time::timeout(state.read_timeout, timed(state, state.client.request(request))).await {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(unreachable(state, &Upstream { base: url.into(), name: String::new() }, &e)),
+        Ok(Err(e)) => Err(unreachable(state, &Upstream { base: url.into(), name: String::new() }, &describe(&e))),
         Err(_) => {
             state.metrics.upstream_error();
-            let message = format!("{url}: no answer within {} s", READ_TIMEOUT.as_secs());
+            let message = format!("{url}: no answer within {} s", state.read_timeout.as_secs_f64());
             log_error(state, &message);
             Err(registry_error(StatusCode::BAD_GATEWAY, "UNAVAILABLE", &message))
         }
@@ -637,11 +657,27 @@ where
 }
 
 /// 502: runtimes then go to the upstream themselves.
-fn unreachable(state: &State, upstream: &Upstream, error: &dyn std::fmt::Display) -> Response<Body> {
+fn unreachable(state: &State, upstream: &Upstream, error: &str) -> Response<Body> {
     state.metrics.upstream_error();
     let message = format!("upstream {} unreachable: {error}", upstream.base);
     log_error(state, &message);
     registry_error(StatusCode::BAD_GATEWAY, "UNAVAILABLE", &message)
+}
+
+/// An error and its causes, in one line ("client error (Connect): invalid
+/// peer certificate: UnknownIssuer"): the outermost alone says too little.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

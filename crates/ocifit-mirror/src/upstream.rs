@@ -80,7 +80,7 @@ fn is_loopback(host: &str) -> bool {
 
 /// The pooled client: TLS by rustls with the system's roots plus
 /// `--ca-cert` files; redirects are not followed (they pass to the client).
-pub fn client(ca_certs: &[PathBuf]) -> Result<HttpClient, String> {
+pub fn client(ca_certs: &[PathBuf], connect_timeout: Duration) -> Result<HttpClient, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -105,7 +105,7 @@ pub fn client(ca_certs: &[PathBuf]) -> Result<HttpClient, String> {
         .with_no_client_auth();
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    http.set_connect_timeout(Some(connect_timeout));
     http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)

@@ -52,6 +52,8 @@ fn serve(args: MirrorServeArgs) -> Outcome {
             Format::Text => ocifit_mirror::LogFormat::Text,
             Format::Json => ocifit_mirror::LogFormat::Json,
         },
+        connect_timeout: options.connect_timeout,
+        read_timeout: options.read_timeout,
         shutdown_grace: Duration::from_secs(10),
     };
     ocifit_mirror::run(settings).map_err(Failure::bad)?;
@@ -60,10 +62,13 @@ fn serve(args: MirrorServeArgs) -> Outcome {
 
 /// `/var/lib/ocifit/mirror` for root, else the user's cache directory.
 fn default_cache_dir() -> Result<PathBuf, Failure> {
+    #[cfg(unix)]
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
         use std::os::unix::fs::MetadataExt;
         m.uid() == 0
     });
+    #[cfg(not(unix))]
+    let root = false;
     if root {
         return Ok(PathBuf::from("/var/lib/ocifit/mirror"));
     }

@@ -4,6 +4,7 @@
 //! failure mode of the issue — each exits 2 with a clear message or
 //! succeeds as it should.
 
+mod deploy;
 mod fixture;
 mod index_edit;
 mod mirror;

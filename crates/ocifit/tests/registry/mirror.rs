@@ -26,10 +26,15 @@ impl Mirror {
     /// Start with `args` (plus `--listen 127.0.0.1:0 --cache-dir CACHE`);
     /// waits for "listening on".
     pub fn start(args: &[&str], cache: &Path) -> Mirror {
+        let mut all = vec!["mirror".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--cache-dir".into()];
+        all.push(cache.display().to_string());
+        all.extend(args.iter().map(|a| a.to_string()));
+        Mirror::spawn(&all)
+    }
+
+    /// Start `ocifit ARGS` (which must run a mirror); waits for "listening on".
+    pub fn spawn(args: &[String]) -> Mirror {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
-            .arg("mirror")
-            .args(["--listen", "127.0.0.1:0", "--cache-dir"])
-            .arg(cache)
             .args(args)
             .env_remove("HTTP_PROXY")
             .env_remove("http_proxy")
@@ -566,6 +571,15 @@ fn s9_hostile_upstreams_never_get_bytes_served_under_a_wrong_digest() {
     let answer = get(&m.url("/v2/mirror/hostile/manifests/v1"));
     assert_exact(&answer, "slow");
     assert_eq!(digests(&answer.json())[0], entries[1]);
+    // Too slow for --read-timeout: 502, nothing half-read served.
+    let port = trickle(index_head(good.len(), &index), good.clone(), 8, Duration::from_millis(300));
+    let up = format!("http://127.0.0.1:{port}");
+    let mut args = vec!["--upstream", up.as_str(), "--read-timeout", "1"];
+    args.extend_from_slice(V3);
+    let m = Mirror::start(&args, &cache);
+    let answer = get(&m.url("/v2/mirror/hostile/manifests/v1"));
+    assert_eq!(answer.status, 502, "too slow");
+    assert!(m.log().contains("too slow"), "{}", m.log());
     // Not JSON, labelled an index, with its right digest: passed through as it is.
     let junk = b"{\"manifests\": [ not json".to_vec();
     let port = trickle(index_head(junk.len(), &sha256(&junk)), junk.clone(), 1, Duration::ZERO);
@@ -662,4 +676,81 @@ fn s9_mirror_config_writes_containerd_hosts_files() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("location = \"127.0.0.1:5051\""), "{}", run.stdout);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn s9_sigterm_finishes_requests_in_flight() {
+    let r = anonymous();
+    let (index, entries) = r.push_index("mirror/drain", "v1");
+    let good = std::fs::read(r.blob_path(&index)).unwrap();
+    // About 1.2 s to send the index.
+    let port = trickle(index_head(good.len(), &index), good, 8, Duration::from_millis(150));
+    let cache = temp_dir("mirror-drain");
+    let up = format!("http://127.0.0.1:{port}");
+    let mut args = vec!["--upstream", up.as_str()];
+    args.extend_from_slice(V3);
+    let mut m = Mirror::start(&args, &cache);
+    let url = m.url("/v2/mirror/drain/manifests/v1");
+    let (answer, code) = std::thread::scope(|s| {
+        let pull = s.spawn(|| get(&url));
+        std::thread::sleep(Duration::from_millis(400));
+        let code = m.stop();
+        (pull.join().unwrap(), code)
+    });
+    assert_eq!(code, Some(0), "{}", m.log());
+    assert_exact(&answer, "in flight during SIGTERM");
+    assert_eq!(digests(&answer.json())[0], entries[1]);
+    assert!(m.log().contains("stopping"), "{}", m.log());
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+#[test]
+fn s9_upstream_tls_is_verified_and_ca_cert_adds_a_root() {
+    let (r, ca) = fixture::tls();
+    let (_, entries) = anonymous().push_index("mirror/tls", "v1");
+    let cache = temp_dir("mirror-tls");
+    let up = format!("https://{}", r.host());
+    let mut args = vec!["--upstream", up.as_str()];
+    args.extend_from_slice(V3);
+    // Unknown issuer: 502, never a fallback to plain HTTP.
+    let m = Mirror::start(&args, &cache);
+    let answer = get(&m.url("/v2/mirror/tls/manifests/v1"));
+    assert_eq!(answer.status, 502);
+    assert!(m.log().to_lowercase().contains("certificate"), "{}", m.log());
+    drop(m);
+    let ca = ca.to_str().unwrap();
+    args.extend(["--ca-cert", ca]);
+    let m = Mirror::start(&args, &cache);
+    let answer = get(&m.url("/v2/mirror/tls/manifests/v1"));
+    assert_exact(&answer, "over TLS");
+    assert_eq!(digests(&answer.json())[0], entries[1]);
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+#[test]
+fn s9_cpuinfo_capture_is_the_target() {
+    let r = anonymous();
+    let (index, entries) = r.push_index("mirror/cpuinfo", "v1");
+    let cache = temp_dir("mirror-cpuinfo");
+    let base = "fpu cx8 cmov mmx fxsr sse sse2 syscall nx lm";
+    let v3 = format!(
+        "{base} pni ssse3 sse4_1 sse4_2 popcnt cx16 lahf_lm avx avx2 bmi1 bmi2 fma f16c movbe xsave osxsave abm"
+    );
+    let up = upstream(r);
+    for (flags, want) in [(base.to_string(), index.clone()), (v3, String::new())] {
+        let capture = cache.join("cpuinfo");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(&capture, format!("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: {flags}\n\n")).unwrap();
+        let m = Mirror::start(&["--upstream", &up, "--cpuinfo", capture.to_str().unwrap()], &cache);
+        let answer = get(&m.url("/v2/mirror/cpuinfo/manifests/v1"));
+        assert_exact(&answer, "cpuinfo");
+        if want.is_empty() {
+            // AVX2, BMI2 and FMA in the capture: the feature entry.
+            assert_eq!(digests(&answer.json())[0], entries[1]);
+        } else {
+            // A baseline CPU: runtimes already take the fallback, unchanged.
+            assert_eq!(answer.header("docker-content-digest"), Some(want.as_str()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(cache);
 }
