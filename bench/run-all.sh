@@ -50,6 +50,7 @@ run index-vs-jq bench/index-vs-jq.sh
 RUNS=100 run host-vs-archspec bench/host-vs-archspec.sh
 run registry-vs-skopeo bench/registry-vs-skopeo.sh 20
 run fleet bench/fleet.sh 10000 500 3 10 100 1000
+run mirror bench/mirror.sh
 fi
 
 {
@@ -64,10 +65,10 @@ fi
   echo
   echo "| what | measured | target | met |"
   echo "|---|---|---|---|"
-  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
+  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet mirror; do
     grep '^RESULT |' "$out/$name.txt" | sed 's/^RESULT | //; s/$/ |/; s/^/| /'
   done
-  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
+  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet mirror; do
     echo
     echo "## $name"
     echo

@@ -137,23 +137,11 @@ fn mirror_request(
     let url = format!("{}/v2/{}/manifests/{reference}?ns={}", mirror.url(), image.repo, image.registry);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into();
     let accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json";
-    let mut response = match method {
-        "GET" => {
-            let mut req = agent.get(&url).header("Accept", accept);
-            if let Some(a) = auth {
-                req = req.header("Authorization", a);
-            }
-            req.call()
-        }
-        _ => {
-            let mut req = agent.head(&url).header("Accept", accept);
-            if let Some(a) = auth {
-                req = req.header("Authorization", a);
-            }
-            req.call()
-        }
+    let mut req = if method == "GET" { agent.get(&url) } else { agent.head(&url) }.header("Accept", accept);
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
     }
-    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut response = req.call().unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let headers = response
         .headers()
         .iter()
