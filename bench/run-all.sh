@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every benchmark side by side and write docs/performance.md.
 #
-#   bench/run-all.sh                  (about 6 minutes on 2 cores)
+#   bench/run-all.sh                  (about 7 minutes on 2 cores)
 #   bench/run-all.sh --report-only    (rewrite the page from the last run)
 #
 # Each script prints its own tables and `RESULT | what | measured | target |
