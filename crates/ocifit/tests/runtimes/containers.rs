@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-use crate::fixture::{require, temp_dir};
+use crate::fixture::{PASSWORD, USER, require, temp_dir};
 use crate::image::{Image, marker_of_tar};
 
 /// A scratch directory with the configuration for one pull.
@@ -53,6 +53,14 @@ impl Setup {
         )
         .unwrap();
         Setup { dir, runroot }
+    }
+
+    /// Credentials (the fixture's user) for each of `hosts` in the auth file.
+    pub fn log_in(&self, hosts: &[&str]) {
+        let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{USER}:{PASSWORD}"));
+        let auths: serde_json::Map<String, Value> =
+            hosts.iter().map(|h| (h.to_string(), serde_json::json!({ "auth": auth }))).collect();
+        std::fs::write(self.path("auth.json"), serde_json::json!({ "auths": auths }).to_string()).unwrap();
     }
 
     fn path(&self, name: &str) -> PathBuf {

@@ -290,6 +290,24 @@ fn s9_token_auth_through_the_mirror() {
     assert_eq!(sha256(&body), rewritten);
 }
 
+/// podman sends credentials to a mirror only when its auth file names the
+/// mirror's address: with the upstream's alone it pulls through the mirror
+/// anonymously, is refused, and falls back to the registry (generic); with
+/// the mirror's address too it gets the feature entry.
+#[test]
+fn s9_podman_token_auth_through_the_mirror() {
+    let (registry, _tokens) = bearer();
+    let image = Image::push(registry, "tokens/podman");
+    let upstream = format!("http://{}", registry.host());
+    let mirror = Mirror::start("tokens-podman", &["--upstream", &upstream]);
+    let upstream_only = Setup::new("tokens-podman-upstream", &image.registry, Some(&mirror.addr));
+    upstream_only.log_in(&[&image.registry]);
+    assert_eq!(upstream_only.podman_pull(&image, &image.reference), Ok(LEGACY));
+    let both = Setup::new("tokens-podman-both", &image.registry, Some(&mirror.addr));
+    both.log_in(&[&image.registry, &mirror.addr]);
+    assert_eq!(both.podman_pull(&image, &image.reference), Ok(SELECTED), "{}", mirror.log_text());
+}
+
 /// One mirror without `--upstream` serves two registries, told apart by
 /// containerd's `?ns=`.
 #[test]
