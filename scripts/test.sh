@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
+# --- the repository stands alone ----------------------------------------------
+# Nothing may point outside it: no data beside the repository, no path of a
+# development machine, no outside specification (see the script).
+scripts/check-standalone.sh
+
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
 # ocifit mirror in front of real runtimes (crates/ocifit/tests/runtimes):
@@ -14,6 +19,9 @@ apt_packages=(jq docker-registry skopeo apache2-utils openssl)
 # config of their own (policy-rc.d below keeps its service from starting);
 # podman pulls into a temporary vfs store
 apt_packages+=(containerd podman)
+# help, completions and manual pages (crates/ocifit/tests/help.rs): the shells
+# the completion scripts are loaded into, man and groff to render docs/man/
+apt_packages+=(bash zsh fish man-db groff-base)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
 # qemu-user, and a cross linker + C library for every non-x86 architecture
 # tested there (see `cross_targets` below)

@@ -10,7 +10,7 @@
 //!   only read;
 //! - [`target`] and [`select`](mod@select): what we select for, and the matcher.
 //!
-//! The rules implemented are `SEMANTICS.md` (§1–6, §8); each function names
+//! The rules implemented are `docs/semantics.md` (§1–6, §8); each function names
 //! the section it implements, and `docs/semantics.md` records the decisions
 //! taken where the page is silent.
 //!

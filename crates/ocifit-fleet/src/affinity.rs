@@ -24,7 +24,7 @@
 //! This admits a node exactly when `ocifit fleet` finds a compatible entry
 //! for its labels (the property test `affinity_admits_exactly_the_compatible_nodes`).
 //! What a runtime that ignores features pulls there is another question
-//! (SEMANTICS §6): see [`Plan::notes`] and `docs/kubernetes.md`.
+//! (docs/semantics.md §6): see [`Plan::notes`] and `docs/kubernetes.md`.
 
 use std::collections::BTreeSet;
 
@@ -345,7 +345,7 @@ fn legacy_notes(index: &Index, alternatives: &[Alternative]) -> Vec<String> {
         let needs = index.entry(pulled).and_then(|e| e.platform).map(|p| p.features().collect::<Vec<_>>().join(" "));
         notes.push(format!(
             "entry {}: nodes admitted for it on {} are given entry {pulled} (needs {}) by runtimes that ignore features \
-             (containerd, CRI-O: SEMANTICS §6); put a fallback first (ocifit lint)",
+             (containerd, CRI-O: docs/semantics.md §6); put a fallback first (ocifit lint)",
             alt.entry,
             alt.architecture,
             needs.unwrap_or_default()

@@ -1,4 +1,4 @@
-//! The feature rules (SEMANTICS.md §2, §4–§6), on the checked typed view of
+//! The feature rules (docs/semantics.md §2, §4–§6), on the checked typed view of
 //! an index.
 //!
 //! Entries are grouped by their **platform key**: the normalized (§3) os,

@@ -106,8 +106,11 @@ pub fn run(settings: Settings) -> Result<(), String> {
         );
         state.read_timeout = settings.read_timeout;
         let state = Arc::new(state);
+        // Handlers first: a SIGTERM right after "listening on" must stop
+        // the mirror cleanly, not kill it.
+        let stop = shutdown_signal()?;
         eprintln!("listening on http://{bound}");
-        serve(listener, state, shutdown_signal(), settings.shutdown_grace).await;
+        serve(listener, state, stop, settings.shutdown_grace).await;
         Ok(())
     })
 }
@@ -152,22 +155,25 @@ async fn serve(
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT; the handlers are installed when this is
+/// called, not when it is first polled.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
+        let handler = |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        let (mut term, mut int) = (handler(SignalKind::terminate())?, handler(SignalKind::interrupt())?);
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            _ => std::future::pending::<()>().await,
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -361,7 +361,9 @@ async fn by_tag(
     let outcome = match rewrite::rewrite(&bytes, Some(&content_type), &source, &state.target, state.mode) {
         Ok(rewritten) => {
             log_rewrite(state, upstream, &key, &source, &rewritten);
-            let in_use = state.in_use();
+            // Never evict the rewrite about to be served (the client fetches it by digest next).
+            let mut in_use = state.in_use();
+            in_use.insert(rewritten.digest.clone());
             state.cache.store(&upstream.base, &key.repository, &rewritten.digest, &rewritten.bytes, &in_use);
             Outcome::Rewritten(Arc::new(Served {
                 bytes: Bytes::from(rewritten.bytes),

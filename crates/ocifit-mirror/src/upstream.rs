@@ -78,14 +78,20 @@ fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The pooled client: TLS by rustls with the system's roots plus
-/// `--ca-cert` files; redirects are not followed (they pass to the client).
+/// The pooled client: TLS by rustls with the system's roots (Mozilla's
+/// where the system has none) plus `--ca-cert` files; redirects are not
+/// followed (they pass to the client).
 pub fn client(ca_certs: &[PathBuf], connect_timeout: Duration) -> Result<HttpClient, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        // A minimal container image without a CA bundle: Mozilla's roots,
+        // as the other commands use.
+        roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+    }
     for path in ca_certs {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .and_then(|i| i.collect::<Result<_, _>>())

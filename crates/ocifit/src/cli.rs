@@ -10,12 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "ocifit makes the `platform.features` field of OCI image indexes real: it \
 knows every CPU feature an entry can require, detects what this machine supports, and picks \
 the most specialised entry that runs here — with the reason every other entry was rejected.",
-    after_help = "Exit codes: 0 success, 1 the answer is no (nothing compatible), 2 bad input or usage.\n\
-SOURCE is a JSON file, - for stdin, oci:DIR[:TAG], docker://REFERENCE, or a bare
-reference (registry/repo:tag, repo@sha256:…) when no such file exists.\n\n\
-Examples:\n  ocifit select examples/index.json --platform linux/amd64/v3\n  \
-ocifit select examples/index.json --platform linux/amd64 --features avx2,bmi2 --format json\n  \
-ocifit features amd64\n  ocifit explain sse4.2"
+    after_help = TOP_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,6 +18,24 @@ pub struct Cli {
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
+
+// After-help texts are pre-formatted (tables, examples): clap re-wraps any
+// line wider than the terminal, so every line stays within 80 columns and
+// long examples continue with `\` (tested at 80 columns in help_tests.rs).
+const TOP_HELP: &str = "\
+Exit codes: 0 success, 1 the answer is no (nothing compatible), 2 bad input
+or usage.
+SOURCE is a JSON file, - for stdin, oci:DIR[:TAG], docker://REFERENCE, or a
+bare reference (registry/repo:tag, repo@sha256:…) when no such file exists.
+Rules: docs/semantics.md; manual pages: docs/man/.
+
+Examples:
+  ocifit select examples/index.json --platform linux/amd64/v3
+  ocifit select examples/index.json --platform linux/amd64 \\
+      --features avx2,bmi2 --format json
+  ocifit features amd64
+  ocifit explain sse4.2
+  source <(ocifit completions bash)";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -54,30 +67,38 @@ pub enum Command {
     /// A node-local registry mirror that serves indexes rewritten for this node; `mirror config` prints its node setup.
     #[command(after_help = MIRROR_HELP)]
     Mirror(MirrorArgs),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
 }
 
 const SELECT_HELP: &str = "\
 The target:
   no --platform, no --features   this host, detected directly (CPUID, auxv)
   --platform P                   exactly what P's variant guarantees
-                                 (linux/amd64/v3: the x86-64-v3 set; linux/amd64: the
-                                 x86-64 baseline; other architectures: their table levels)
+                                 (linux/amd64/v3: the x86-64-v3 set;
+                                 linux/amd64: the x86-64 baseline; other
+                                 architectures: their table levels)
   --platform P --features a,b    that, plus a and b
-  --features a,b                 this OS/architecture (no variant) plus a and b
-  --host                         this host's detected features (with --platform: on P)
+  --features a,b                 this OS/architecture (no variant) plus a, b
+  --host                         this host's detected features
+                                 (with --platform: on P)
 
-Feature names on the command line may be aliases (sse4.2, SSE42 and sse42 all mean sse4_2).
-An index must use canonical names; `ocifit features` lists them.
+Feature names on the command line may be aliases (sse4.2, SSE42 and sse42
+all mean sse4_2) or level names (x86-64-v3, armv8.2-a). An index must use
+canonical names; `ocifit features` lists them.
 
-Ranking among compatible entries: the closest architecture variant, then (Windows) the
-highest os.version, then the most features, then the earliest entry.
---legacy shows instead what runtimes that ignore features pick (containerd, CRI-O,
-podman, skopeo): the first entry of the best matching platform.
+Ranking among compatible entries: the closest architecture variant, then
+(Windows) the highest os.version, then the most specialised features (by
+what they imply: avx512f implies avx2, fma, ...), then the earliest entry.
+--legacy shows instead what runtimes that ignore features pick (containerd,
+CRI-O, podman, skopeo): the first entry of the best matching platform.
 
 Examples:
-  ocifit select index.json                              # for this host
-  ocifit select index.json --platform linux/amd64/v2    # for any x86-64-v2 machine
-  ocifit select - --platform linux/arm64 --features sve2,i8mm --format json < index.json
+  ocifit select index.json                             # for this host
+  ocifit select index.json --platform linux/amd64/v2   # any x86-64-v2 host
+  ocifit select - --platform linux/arm64 --features sve2,i8mm \\
+      --format json < index.json
   ocifit select index.json --platform linux/amd64 --legacy";
 
 #[derive(Args, Debug)]
@@ -100,11 +121,14 @@ pub struct TargetArgs {
     pub host: bool,
 }
 
+/// Every command's SOURCE argument.
+const SOURCE_HELP: &str = "The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF, or a bare \
+reference (registry/repo:tag) when no such file exists";
+
 /// What `select` and `resolve` share: the index, the target, the mode.
 #[derive(Args, Debug)]
 pub struct ChooseArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF or a bare reference.
-    #[arg(value_name = "SOURCE")]
+    #[arg(value_name = "SOURCE", help = SOURCE_HELP)]
     pub source: String,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -123,8 +147,9 @@ pub struct SelectArgs {
 
 const RESOLVE_HELP: &str = "\
 Selects like `ocifit select` and prints only the winner, pinned by digest:
-host/repo@sha256:… for a registry, oci:DIR@sha256:… for a layout, the bare digest
-for a JSON file. Nothing is printed, and the exit code is 1, when no entry runs.
+host/repo@sha256:… for a registry, oci:DIR@sha256:… for a layout, the bare
+digest for a JSON file. Nothing is printed, and the exit code is 1, when no
+entry runs.
 
 Examples:
   podman run \"$(ocifit resolve registry.example.com/app:1.4)\"
@@ -204,22 +229,24 @@ pub struct ExplainArgs {
 
 const HOST_HELP: &str = "\
 Detection (never from configuration):
-  x86        CPUID, and XGETBV for the state the OS enabled (AVX: XCR0 bits 1-2,
-             AVX-512: 5-7, AMX: 17-18). A feature the CPU has but the OS did not
-             enable is listed as disabled, not reported.
-  Linux      getauxval(AT_HWCAP, AT_HWCAP2, AT_HWCAP3); riscv64: riscv_hwprobe.
-Variant: amd64 v1-v4 by the Go runtime's GOAMD64 checks; arm64 the highest Armv8/v9
-level whose mandatory features are all present (never higher than proven); arm from
-AT_PLATFORM.
+  x86      CPUID, and XGETBV for the state the OS enabled (AVX: XCR0 bits
+           1-2, AVX-512: 5-7, AMX: 17-18). A feature the CPU has but the OS
+           did not enable is listed as disabled, not reported.
+  Linux    getauxval(AT_HWCAP, AT_HWCAP2, AT_HWCAP3); riscv64: riscv_hwprobe.
+Variant: amd64 v1-v4 by the Go runtime's GOAMD64 checks; arm64 the highest
+Armv8/v9 level whose mandatory features are all present (never higher than
+proven); arm from AT_PLATFORM.
 
-Offline, for fleets: --cpuinfo reads a captured /proc/cpuinfo; --dump-cpuid writes this
-machine's raw CPUID leaves and XCR0, and --cpuid replays such a dump through the same
-code as live detection (archspec's CSV CPUID captures are read too).
+Offline, for fleets: --cpuinfo reads a captured /proc/cpuinfo; --dump-cpuid
+writes this machine's raw CPUID leaves and XCR0, and --cpuid replays such a
+dump through the same code as live detection (archspec's CSV CPUID captures
+are read too).
 
 Examples:
   ocifit host
   ocifit host --format json
-  ocifit host --format nfd > /etc/kubernetes/node-feature-discovery/features.d/ocifit
+  ocifit host --format nfd \\
+      > /etc/kubernetes/node-feature-discovery/features.d/ocifit
   ocifit host --dump-cpuid > node1.cpuid && ocifit host --cpuid node1.cpuid
   ocifit host --cpuinfo node7-proc-cpuinfo.txt --format json";
 
@@ -227,7 +254,7 @@ Examples:
 pub enum HostFormat {
     /// A readable summary: platform, variant, features by level, what the OS disabled.
     Text,
-    /// The SEMANTICS §8 platform object (plus disabledByOs, unknownFlags, source).
+    /// The platform object of docs/semantics.md §8 (plus disabledByOs, unknownFlags, source).
     Json,
     /// A node-feature-discovery local feature file (features.d).
     Nfd,
@@ -254,20 +281,23 @@ pub struct HostArgs {
 
 const LINT_HELP: &str = "\
 Checks, each with a stable code (docs/lint.md):
-  error    schema, index-invalid, features-type, feature-empty, digest-encoding,
-           feature-unknown (aliases too: an index must use canonical names),
-           unsafe-order (an entry that needs features comes before its platform's
-           fallback, so runtimes that ignore features pick it and may SIGILL)
+  error    schema, index-invalid, features-type, feature-empty,
+           digest-encoding, feature-unknown (aliases too: an index must use
+           canonical names), unsafe-order (an entry that needs features
+           comes before its platform's fallback, so runtimes that ignore
+           features pick it and may SIGILL)
   warning  feature-duplicate, no-fallback, unreachable-entry
   info     feature-redundant (guaranteed by the entry's variant)
 
---fix applies the safe fixes (alias -> canonical name, duplicates removed, fallback
-entries moved before the entries that need features) to the JSON document, changing
-nothing else, and writes it as 2-space indented JSON to -o FILE or stdout (the input
-unchanged, byte for byte, when nothing needed fixing). The report is then about the
-fixed index: on stdout with -o, on stderr without.
+--fix applies the safe fixes (alias -> canonical name, duplicates removed,
+fallback entries moved before the entries that need features) to the JSON
+document, changing nothing else, and writes it as 2-space indented JSON to
+-o FILE or stdout (the input unchanged, byte for byte, when nothing needed
+fixing). The report is then about the fixed index: on stdout with -o, on
+stderr without.
 
-Exit codes: 0 no errors (warnings and infos allowed), 1 errors, 2 unreadable input.
+Exit codes: 0 no errors (warnings and infos allowed), 1 errors, 2 unreadable
+input.
 
 Examples:
   ocifit lint index.json
@@ -277,8 +307,7 @@ Examples:
 
 #[derive(Args, Debug)]
 pub struct LintArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
-    #[arg(value_name = "SOURCE")]
+    #[arg(value_name = "SOURCE", help = SOURCE_HELP)]
     pub source: String,
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -302,30 +331,39 @@ pub enum LintFormat {
 
 const FLEET_HELP: &str = "\
 Node inputs (--nodes, repeatable), recognised by content:
-  kubectl get nodes -o json            kubernetes.io/os, kubernetes.io/arch and node-feature-discovery
-                                       labels (feature.node.kubernetes.io/cpu-cpuid.AVX2, X86_64_V3, ...)
-  kubectl get nodefeatures -A -o json  NFD NodeFeature objects: every CPUID flag NFD knows
-  a JSON array of host profiles        `ocifit host --format json` objects, each with a \"name\"
-  a directory of /proc/cpuinfo files   one capture per node, named after the file
-A node given both as a Node and a NodeFeature (or profile) is read from the more precise one.
+  kubectl get nodes -o json
+      kubernetes.io/os, kubernetes.io/arch and node-feature-discovery labels
+      (feature.node.kubernetes.io/cpu-cpuid.AVX2, X86_64_V3, ...)
+  kubectl get nodefeatures -A -o json
+      NFD NodeFeature objects: every CPUID flag NFD knows
+  a JSON array of host profiles
+      `ocifit host --format json` objects, each with a \"name\"
+  a directory of /proc/cpuinfo files
+      one capture per node, named after the file
+A node given both as a Node and a NodeFeature (or profile) is read from the
+more precise one.
 
-Verdicts: compatible (an entry runs, for certain), incompatible (none does), unknown (an entry runs
-only if the node has features its input cannot tell: NFD hides BMI1, BMI2, POPCNT, SSE4.2 ... by
-default, and has no name for some features). Unknown names the features.
+Verdicts: compatible (an entry runs, for certain), incompatible (none does),
+unknown (an entry runs only if the node has features its input cannot tell:
+NFD hides BMI1, BMI2, POPCNT, SSE4.2 ... by default, and has no name for
+some features). Unknown names the features.
 
-Exit codes: 0 every pair is compatible; 1 some pair is incompatible or unknown; 2 bad input.
+Exit codes: 0 every pair is compatible; 1 some pair is incompatible or
+unknown; 2 bad input.
 
 Examples:
   kubectl get nodes -o json > nodes.json
-  ocifit fleet --nodes nodes.json --image registry.example.com/app:2.0 --only-incompatible
-  ocifit fleet --nodes profiles.json captures/ --image a.json b.json --format csv > matrix.csv";
+  ocifit fleet --nodes nodes.json --image registry.example.com/app:2.0 \\
+      --only-incompatible
+  ocifit fleet --nodes profiles.json captures/ --image a.json b.json \\
+      --format csv > matrix.csv";
 
 #[derive(Args, Debug)]
 pub struct FleetArgs {
     /// Node inputs: node lists, NodeFeature lists, host-profile arrays, cpuinfo directories (- for stdin).
     #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
     pub nodes: Vec<String>,
-    /// Images (SOURCE: file, oci:DIR[:TAG], docker://REF), each loaded once.
+    /// Images (SOURCE: file, oci:DIR[:TAG], docker://REF or a bare reference), each loaded once.
     #[arg(long, value_name = "SOURCE", required = true, num_args = 1..)]
     pub image: Vec<String>,
     /// List only the pairs not known to run (incompatible and unknown): the migration report.
@@ -356,16 +394,19 @@ pub enum K8sCommand {
 }
 
 const AFFINITY_HELP: &str = "\
-Prints what goes under a Pod's spec.affinity. requiredDuringSchedulingIgnoredDuringExecution
-admits a node when its labels (kubernetes.io/os, kubernetes.io/arch, node-feature-discovery's
-cpu-cpuid labels) prove that some entry runs there: one term per way of proving it, e.g. an entry
-needing bmi2 gets a term with BMI2=true and one with X86_64_V3=true (NFD hides BMI2 by default).
-preferredDuringSchedulingIgnoredDuringExecution weighs nodes by the best entry they run.
-Entries whose features NFD has no label for are left out, with a note on stderr (exit 2 when
-nothing is left).
+Prints what goes under a Pod's spec.affinity.
+requiredDuringSchedulingIgnoredDuringExecution admits a node when its labels
+(kubernetes.io/os, kubernetes.io/arch, node-feature-discovery's cpu-cpuid
+labels) prove that some entry runs there: one term per way of proving it,
+e.g. an entry needing bmi2 gets a term with BMI2=true and one with
+X86_64_V3=true (NFD hides BMI2 by default).
+preferredDuringSchedulingIgnoredDuringExecution weighs nodes by the best
+entry they run. Entries whose features NFD has no label for are left out,
+with a note on stderr (exit 2 when nothing is left).
 
-Runtimes that ignore features (containerd, CRI-O) still pull the first entry of the node's
-platform; a note on stderr says when that entry may not run on the nodes admitted for another.
+Runtimes that ignore features (containerd, CRI-O) still pull the first entry
+of the node's platform; a note on stderr says when that entry may not run on
+the nodes admitted for another.
 
 Examples:
   ocifit k8s affinity registry.example.com/app:2.0
@@ -373,8 +414,7 @@ Examples:
 
 #[derive(Args, Debug)]
 pub struct AffinityArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
-    #[arg(value_name = "SOURCE")]
+    #[arg(value_name = "SOURCE", help = SOURCE_HELP)]
     pub source: String,
     #[arg(long, value_enum, default_value_t = ObjectFormat::Yaml)]
     pub format: ObjectFormat,
@@ -387,27 +427,31 @@ pub enum ObjectFormat {
 }
 
 const INDEX_HELP: &str = "\
-Edits work on the JSON document: everything outside the edited entry (unknown keys,
-annotations, subject, artifactType, key order) stays as it was. Feature names may be
-aliases or any case (sse4.2, SSE42); the index gets the canonical names (sse4_2).
-An edit whose result would have a lint error the input does not have is refused
-(exit 1). Rules and formatting: docs/editing.md.
+Edits work on the JSON document: everything outside the edited entry
+(unknown keys, annotations, subject, artifactType, key order) stays as it
+was. Feature names may be aliases, any case or level names (sse4.2, SSE42,
+x86-64-v3); the index gets the canonical names (sse4_2). An edit whose
+result would have a lint error the input does not have is refused (exit 1).
+Rules and formatting: docs/editing.md.
 
 Where the edited index goes:
-  (default)        stdout, as 2-space JSON with a final newline (the input's own
-                   bytes when nothing changed)
-  -o FILE          that file (it may be the input file)
-  --dry-run        a unified diff of the change on stdout; nothing is written
-  --in-place       for oci:DIR[:TAG]: the new index is stored as a blob and the tag's
-                   entry of index.json points at it (atomic rename; other tags kept);
-                   prints oci:DIR@DIGEST
-  --push REF       docker://REF: pushes only the index, after checking with HEAD that
-                   every manifest it lists is in REF's repository; prints REPO@DIGEST
+  (default)     stdout, as 2-space JSON with a final newline (the input's
+                own bytes when nothing changed)
+  -o FILE       that file (it may be the input file)
+  --dry-run     a unified diff of the change on stdout; nothing is written
+  --in-place    for oci:DIR[:TAG]: the new index is stored as a blob and the
+                tag's entry of index.json points at it (atomic rename; other
+                tags kept); prints oci:DIR@DIGEST
+  --push REF    a registry reference ([docker://]REF with a tag or digest):
+                pushes only the index, after checking with HEAD that every
+                manifest it lists is in REF's repository; prints REPO@DIGEST
 
 Examples:
   ocifit index add index.json --digest sha256:… --features avx2,bmi2,fma
-  ocifit index set-features oci:./layout:v1 --entry 2 --features avx512f --in-place
-  ocifit index remove docker://registry.example.com/app:1.4 --entry 3 --push docker://registry.example.com/app:1.4-fixed
+  ocifit index set-features oci:./layout:v1 --entry 2 --features avx512f \\
+      --in-place
+  ocifit index remove docker://registry.example.com/app:1.4 --entry 3 \\
+      --push docker://registry.example.com/app:1.4-fixed
   ocifit index fix-order index.json --dry-run";
 
 #[derive(Subcommand, Debug)]
@@ -451,15 +495,15 @@ pub struct EditOutput {
     /// For oci:DIR[:TAG]: store the new index in the layout and point index.json at it, atomically.
     #[arg(long)]
     pub in_place: bool,
-    /// Push the new index to docker://REF (a tag or digest); the images must already be in that repository.
-    #[arg(long, value_name = "docker://REF")]
+    /// Push the new index to a registry, REF or docker://REF with a tag or digest; the images
+    /// must already be in that repository.
+    #[arg(long, value_name = "REF")]
     pub push: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct IndexAddArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
-    #[arg(value_name = "SOURCE")]
+    #[arg(value_name = "SOURCE", help = SOURCE_HELP)]
     pub source: String,
     /// The image (manifest digest) the new entry points at; an entry with it must exist.
     #[arg(long, value_name = "DIGEST")]
@@ -476,8 +520,7 @@ pub struct IndexAddArgs {
 
 #[derive(Args, Debug)]
 pub struct IndexSetFeaturesArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
-    #[arg(value_name = "SOURCE")]
+    #[arg(value_name = "SOURCE", help = SOURCE_HELP)]
     pub source: String,
     /// The entry's position in manifests (0-based).
     #[arg(long, value_name = "N")]
@@ -500,8 +543,7 @@ pub struct IndexSetFeaturesArgs {
 
 #[derive(Args, Debug)]
 pub struct IndexRemoveArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
-    #[arg(value_name = "SOURCE")]
+    #[arg(value_name = "SOURCE", help = SOURCE_HELP)]
     pub source: String,
     /// The entry's position in manifests (0-based).
     #[arg(long, value_name = "N")]
@@ -512,29 +554,33 @@ pub struct IndexRemoveArgs {
 
 #[derive(Args, Debug)]
 pub struct IndexFixOrderArgs {
-    /// The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF.
-    #[arg(value_name = "SOURCE")]
+    #[arg(value_name = "SOURCE", help = SOURCE_HELP)]
     pub source: String,
     #[command(flatten)]
     pub out: EditOutput,
 }
 
 const MIRROR_HELP: &str = "\
-Runtimes that ignore features (containerd, CRI-O, podman, skopeo) pull through this mirror;
-for a tag whose index they would resolve to another entry than ocifit selects, it answers
-with the index rewritten so that they take ocifit's choice. Everything else passes through.
-docs/mirror.md explains installation, limits and signatures.
+Runtimes that ignore features (containerd, CRI-O, podman, skopeo) pull
+through this mirror. For a tag whose index they would resolve to another
+entry than ocifit selects, it answers with the index rewritten so that they
+take ocifit's choice; everything else passes through. docs/mirror.md explains
+installation, limits and signatures.
 
-Upstream: --upstream URL sends every request there (one mirror per registry: podman, skopeo,
-CRI-O). Without it, containerd's ?ns=HOST names the registry of each request (docker.io is
-registry-1.docker.io; https, or plain HTTP for loopback hosts and --plain-http-host HOSTs).
-The global --ca-cert FILE adds CA certificates for upstream TLS.
+Upstream: --upstream URL sends every request there (one mirror per registry
+for podman, skopeo, CRI-O). Without it, containerd's ?ns=HOST names the
+registry of each request (docker.io is registry-1.docker.io): https, or plain
+HTTP for loopback hosts and for --plain-http HOST (also --plain-http-host
+HOST; --plain-http alone: every host). The global --ca-cert FILE adds CA
+certificates for upstream TLS.
 
 Examples:
-  ocifit mirror                                      # for this host, containerd (ns routing)
+  ocifit mirror                     # this host, for containerd (ns routing)
   ocifit mirror --upstream https://registry-1.docker.io --listen 127.0.0.1:5051
-  ocifit mirror --platform linux/amd64/v3 --mode reorder --exclude 'library/signed-*'
-  ocifit mirror config containerd --registry docker.io --registry ghcr.io --write /etc/containerd/certs.d
+  ocifit mirror --platform linux/amd64/v3 --mode reorder \\
+      --exclude 'library/signed-*'
+  ocifit mirror config containerd --registry docker.io --registry ghcr.io \\
+      --write /etc/containerd/certs.d
   ocifit mirror config containers --registry docker.io=http://127.0.0.1:5051";
 
 #[derive(Args, Debug)]
@@ -563,7 +609,8 @@ pub struct MirrorServeArgs {
     /// Send every request to this registry (http:// or https://), whatever ?ns= says.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
-    /// With ?ns= routing: reach this registry host (HOST or HOST:PORT) over plain HTTP (repeatable).
+    /// With ?ns= routing: reach this registry host (HOST or HOST:PORT) over plain HTTP
+    /// (repeatable; `--plain-http HOST` means the same).
     #[arg(long, value_name = "HOST")]
     pub plain_http_host: Vec<String>,
     #[command(flatten)]
@@ -617,4 +664,24 @@ pub struct MirrorConfigArgs {
 pub enum NodeRuntime {
     Containerd,
     Containers,
+}
+
+const COMPLETIONS_HELP: &str = "\
+The script completes subcommands, flags and their fixed values. Install it:
+  bash        in ~/.bashrc: source <(ocifit completions bash)
+              or: ocifit completions bash > /etc/bash_completion.d/ocifit
+  zsh         ocifit completions zsh > \"${fpath[1]}/_ocifit\"
+  fish        ocifit completions fish > ~/.config/fish/completions/ocifit.fish
+  powershell  in $PROFILE:
+              ocifit completions powershell | Out-String | Invoke-Expression
+
+Examples:
+  ocifit completions bash > ocifit.bash
+  ocifit completions fish | source";
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }

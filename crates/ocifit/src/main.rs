@@ -5,6 +5,10 @@
 mod cli;
 mod cmd;
 mod error;
+#[cfg(test)]
+mod help_tests;
+#[cfg(test)]
+mod man;
 mod output;
 mod sources;
 
@@ -16,7 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::error::Failure;
 
 fn main() {
-    let cli = cli::Cli::parse_from(std::env::args_os());
+    let cli = cli::Cli::parse_from(cmd::mirror::argv(std::env::args_os()));
     let stdin_is_source = matches!(&cli.command,
         cli::Command::Select(cli::SelectArgs { choose: cli::ChooseArgs { source, .. }, .. })
         | cli::Command::Resolve(cli::ResolveArgs { choose: cli::ChooseArgs { source, .. } })
@@ -41,6 +45,7 @@ fn main() {
         cli::Command::Fleet(args) => cmd::fleet::run(args),
         cli::Command::K8s(cli::K8sCommand::Affinity(args)) => cmd::k8s::affinity(args),
         cli::Command::Mirror(args) => cmd::mirror::run(args),
+        cli::Command::Completions(args) => cmd::completions::run(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! `ocifit mirror`: run the node-local pull mirror (`ocifit-mirror`), and
 //! `ocifit mirror config`: print or write the node files that use it.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +11,43 @@ use ocifit_mirror::node_config;
 use crate::cli::{Format, MirrorArgs, MirrorCommand, MirrorConfigArgs, MirrorMode, MirrorServeArgs, NodeRuntime};
 use crate::error::{Failure, Outcome};
 use crate::output;
+
+/// `ocifit mirror --plain-http HOST` (docs/semantics.md §9): `--plain-http`
+/// is also the global flag (plain HTTP for every registry) and takes no
+/// value, so after `mirror` a `--plain-http` followed by a value is read as
+/// `--plain-http-host VALUE`. Every other argument is left as it is.
+pub fn argv(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let text = |i: usize| args.get(i).and_then(|a| a.to_str()).unwrap_or("");
+    // The subcommand: the first word that is neither a flag nor the value
+    // of a global flag.
+    const GLOBAL_VALUES: [&str; 5] =
+        ["--ca-cert", "--connect-timeout", "--read-timeout", "--retries", "--max-manifest-size"];
+    let mut i = 1;
+    while i < args.len() && text(i).starts_with('-') {
+        i += if GLOBAL_VALUES.contains(&text(i)) { 2 } else { 1 };
+    }
+    if text(i) != "mirror" {
+        return args;
+    }
+    let mut out: Vec<OsString> = args[..=i].to_vec();
+    let mut rest = args[i + 1..].iter().cloned().peekable();
+    while let Some(arg) = rest.next() {
+        let word = arg.to_str().unwrap_or("");
+        if word == "--plain-http" {
+            if let Some(value) = rest.next_if(|v| !v.to_str().unwrap_or("-").starts_with('-')) {
+                out.push("--plain-http-host".into());
+                out.push(value);
+                continue;
+            }
+        } else if let Some(value) = word.strip_prefix("--plain-http=") {
+            out.push(format!("--plain-http-host={value}").into());
+            continue;
+        }
+        out.push(arg);
+    }
+    out
+}
 
 pub fn run(args: MirrorArgs) -> Outcome {
     match args.config {
@@ -104,4 +142,45 @@ fn node(args: MirrorConfigArgs) -> Outcome {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::argv;
+
+    #[test]
+    fn s9_plain_http_with_a_value_names_a_host_for_the_mirror_only() {
+        let cases: [(&[&str], &[&str]); 9] = [
+            (
+                &["ocifit", "mirror", "--plain-http", "reg.lan:5000"],
+                &["ocifit", "mirror", "--plain-http-host", "reg.lan:5000"],
+            ),
+            (&["ocifit", "mirror", "--plain-http=reg.lan"], &["ocifit", "mirror", "--plain-http-host=reg.lan"]),
+            // Alone (or before another flag) it is the global flag.
+            (
+                &["ocifit", "mirror", "--plain-http", "--mode", "off"],
+                &["ocifit", "mirror", "--plain-http", "--mode", "off"],
+            ),
+            (&["ocifit", "mirror", "--plain-http"], &["ocifit", "mirror", "--plain-http"]),
+            // Other commands: untouched (the value is their SOURCE).
+            (&["ocifit", "select", "--plain-http", "mirror"], &["ocifit", "select", "--plain-http", "mirror"]),
+            (&["ocifit", "--plain-http", "select", "x"], &["ocifit", "--plain-http", "select", "x"]),
+            (
+                &["ocifit", "select", "mirror", "--plain-http", "x"],
+                &["ocifit", "select", "mirror", "--plain-http", "x"],
+            ),
+            (
+                &["ocifit", "--ca-cert", "mirror", "select", "--plain-http", "x"],
+                &["ocifit", "--ca-cert", "mirror", "select", "--plain-http", "x"],
+            ),
+            (
+                &["ocifit", "--ca-cert", "ca.pem", "mirror", "--plain-http", "h"],
+                &["ocifit", "--ca-cert", "ca.pem", "mirror", "--plain-http-host", "h"],
+            ),
+        ];
+        for (input, want) in cases {
+            let got = argv(input.iter().map(Into::into));
+            assert_eq!(got, want.iter().map(Into::into).collect::<Vec<std::ffi::OsString>>(), "{input:?}");
+        }
+    }
 }

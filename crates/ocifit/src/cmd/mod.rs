@@ -1,3 +1,4 @@
+pub mod completions;
 pub mod explain;
 pub mod features;
 pub mod fleet;

@@ -2,7 +2,8 @@
 //! 2.8), no mocks: select by tag and digest with exactly one manifest
 //! request, basic and bearer auth, skopeo interoperability, and every
 //! failure mode of the issue — each exits 2 with a clear message or
-//! succeeds as it should.
+//! succeeds as it should. `mirror` and `deploy`: `ocifit mirror` in front
+//! of these registries and of hostile hand-made upstreams.
 
 mod deploy;
 mod fixture;

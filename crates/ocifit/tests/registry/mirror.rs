@@ -78,6 +78,16 @@ impl Mirror {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The log once it holds `needle` (stderr is read by another thread:
+    /// a line written before an answer may arrive after it); at most 10 s.
+    pub fn log_with(&self, needle: &str) -> String {
+        let start = Instant::now();
+        while !self.log().contains(needle) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.log()
+    }
+
     /// SIGTERM, then wait (at most 15 s); the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
@@ -230,8 +240,17 @@ fn s9_tag_is_rewritten_for_the_target_with_exact_headers() {
     let blob = get(&m.url(&format!("/v2/mirror/rewrite/blobs/{layer}")));
     assert_eq!(blob.status, 200);
     assert_eq!(sha256(&blob.body), layer);
+    // HEAD passes through too: upstream's length, no body.
+    let head_blob = request("HEAD", &m.url(&format!("/v2/mirror/rewrite/blobs/{layer}")), None);
+    assert_eq!(
+        (head_blob.status, head_blob.header("content-length")),
+        (200, Some(blob.body.len().to_string().as_str()))
+    );
+    assert!(head_blob.body.is_empty());
+    let head_pinned = request("HEAD", &m.url(&format!("/v2/mirror/rewrite/manifests/{index}")), None);
+    assert_eq!(head_pinned.header("docker-content-digest"), Some(index.as_str()));
     // One log line for the one rewrite, naming all of it.
-    let log = m.log();
+    let log = m.log_with("rewrote");
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("rewrote")).collect();
     assert_eq!(lines.len(), 1, "{log}");
     for needle in [r.host().as_str(), "mirror/rewrite:v1", &index, &entries[1], &rewritten, "#1"] {
@@ -447,7 +466,7 @@ fn s9_reorder_mode_keeps_every_entry() {
     assert_exact(&answer, "reorder");
     assert_eq!(answer.header("content-type"), Some(fixture::DOCKER_LIST));
     assert_eq!(digests(&answer.json()), [entries[1].clone(), entries[0].clone(), entries[2].clone()]);
-    let log = m.log();
+    let log = m.log_with("\"rewrite\"");
     let line: Value = serde_json::from_str(log.lines().find(|l| l.contains("\"rewrite\"")).unwrap()).unwrap();
     assert_eq!(line["repository"], "mirror/reorder");
     assert_eq!(line["selected"]["digest"], entries[1].as_str());
@@ -559,7 +578,8 @@ fn s9_hostile_upstreams_never_get_bytes_served_under_a_wrong_digest() {
         assert_eq!(answer.status, 502, "wrong digest, {method}");
         assert!(answer.body.windows(5).all(|w| w != b"arm65"));
     }
-    assert!(m.log().contains("not"), "{}", m.log());
+    let log = m.log_with("as upstream says");
+    assert!(log.contains(&index), "{log}");
     // Truncated: the connection closes half-way through the promised length.
     let half = good[..good.len() / 2].to_vec();
     let port = trickle(index_head(good.len(), &index), half, 1, Duration::ZERO);
@@ -579,7 +599,8 @@ fn s9_hostile_upstreams_never_get_bytes_served_under_a_wrong_digest() {
     let m = Mirror::start(&args, &cache);
     let answer = get(&m.url("/v2/mirror/hostile/manifests/v1"));
     assert_eq!(answer.status, 502, "too slow");
-    assert!(m.log().contains("too slow"), "{}", m.log());
+    let log = m.log_with("too slow");
+    assert!(log.contains("too slow"), "{log}");
     // Not JSON, labelled an index, with its right digest: passed through as it is.
     let junk = b"{\"manifests\": [ not json".to_vec();
     let port = trickle(index_head(junk.len(), &sha256(&junk)), junk.clone(), 1, Duration::ZERO);
@@ -633,6 +654,14 @@ fn s9_non_loopback_listen_is_refused_without_allow_remote() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("--allow-remote"), "{}", run.stderr);
+    // `--plain-http HOST` is the mirror's per-host option (the global flag takes no value).
+    let run = fixture::ocifit(
+        &["mirror", "--plain-http", "reg.lan:5000", "--listen", "0.0.0.0:0", "--platform", "linux/amd64"],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--allow-remote"), "parsed, then refused for --listen: {}", run.stderr);
     let run = fixture::ocifit(&["mirror", "--upstream", "ftp://x", "--platform", "linux/amd64"], &[], None);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--upstream"), "{}", run.stderr);
@@ -700,7 +729,7 @@ fn s9_sigterm_finishes_requests_in_flight() {
     assert_eq!(code, Some(0), "{}", m.log());
     assert_exact(&answer, "in flight during SIGTERM");
     assert_eq!(digests(&answer.json())[0], entries[1]);
-    assert!(m.log().contains("stopping"), "{}", m.log());
+    assert!(m.log_with("stopping").contains("stopping"), "{}", m.log());
     let _ = std::fs::remove_dir_all(cache);
 }
 
@@ -716,7 +745,8 @@ fn s9_upstream_tls_is_verified_and_ca_cert_adds_a_root() {
     let m = Mirror::start(&args, &cache);
     let answer = get(&m.url("/v2/mirror/tls/manifests/v1"));
     assert_eq!(answer.status, 502);
-    assert!(m.log().to_lowercase().contains("certificate"), "{}", m.log());
+    let log = m.log_with("certificate");
+    assert!(log.contains("certificate"), "{log}");
     drop(m);
     let ca = ca.to_str().unwrap();
     args.extend(["--ca-cert", ca]);
@@ -751,6 +781,54 @@ fn s9_cpuinfo_capture_is_the_target() {
             // A baseline CPU: runtimes already take the fallback, unchanged.
             assert_eq!(answer.header("docker-content-digest"), Some(want.as_str()));
         }
+    }
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+#[test]
+fn s9_cache_bound_evicts_only_rewrites_no_tag_points_at() {
+    let r = anonymous();
+    for repo in ["mirror/evict-a", "mirror/evict-b", "mirror/evict-c"] {
+        r.push_index(repo, "v1");
+    }
+    let cache = temp_dir("mirror-evict");
+    // A bound smaller than any index: only what tags point at may stay.
+    let tiny = ["--cache-max-bytes", "1"];
+    let rewrite = |m: &Mirror, repo: &str| {
+        let answer = get(&m.url(&format!("/v2/{repo}/manifests/v1")));
+        assert_exact(&answer, repo);
+        answer.header("docker-content-digest").unwrap().to_string()
+    };
+    let by_digest =
+        |m: &Mirror, repo: &str, digest: &str| get(&m.url(&format!("/v2/{repo}/manifests/{digest}"))).status;
+    let mut m = start_v3(r, &tiny, &cache);
+    let a = rewrite(&m, "mirror/evict-a");
+    assert_eq!(by_digest(&m, "mirror/evict-a", &a), 200, "the rewrite just served is kept");
+    let b = rewrite(&m, "mirror/evict-b");
+    assert_eq!(by_digest(&m, "mirror/evict-b", &b), 200);
+    assert_eq!(by_digest(&m, "mirror/evict-a", &a), 200, "tag a still points at it");
+    m.stop();
+    // After a restart no tag points at a or b until read again.
+    let m = start_v3(r, &tiny, &cache);
+    let c = rewrite(&m, "mirror/evict-c");
+    assert_eq!(by_digest(&m, "mirror/evict-c", &c), 200);
+    let files: Vec<String> = walk(&cache)
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(files, [format!("{}.json", c.trim_start_matches("sha256:"))]);
+    // Gone from the cache, so upstream answers: it never had that digest.
+    assert_eq!(by_digest(&m, "mirror/evict-a", &a), 404);
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+#[test]
+fn s9_sigterm_right_after_start_is_a_clean_stop() {
+    let cache = temp_dir("mirror-early-term");
+    for round in 0..20 {
+        let mut m = Mirror::start(&["--platform", "linux/amd64", "--upstream", "http://127.0.0.1:9"], &cache);
+        assert_eq!(m.stop(), Some(0), "round {round}: {}", m.log());
     }
     let _ = std::fs::remove_dir_all(cache);
 }
