@@ -94,16 +94,7 @@ impl Runtime {
                 assert!(c.unpacked_markers().contains(&b.marker), "{}: no marker file unpacked", b.name);
                 Ok(b.name)
             }
-            Runtime::Cri => {
-                // The CRI plugin reads one registry configuration: one pull at a time.
-                static CRI: Mutex<()> = Mutex::new(());
-                let _one = CRI.lock().unwrap_or_else(|e| e.into_inner());
-                let c = containerd();
-                write_hosts(&c.certs_d(), &[&image.registry], mirror_url.as_deref());
-                cri::pull_image(&c.socket, reference, None)?;
-                let status = cri::image_status(&c.socket, reference)?.ok_or("ImageStatus: no such image")?;
-                image.build_of_config(&status.id).ok_or(format!("unknown image ID {}", status.id))
-            }
+            Runtime::Cri => cri_pull(image, reference, mirror_url.as_deref(), None),
             Runtime::Podman => Setup::new(&name, &image.registry, mirror).podman_pull(image, reference),
             Runtime::Skopeo => Setup::new(&name, &image.registry, mirror).skopeo_copy(image, reference),
         }
@@ -124,6 +115,25 @@ impl Runtime {
             ),
         }
     }
+}
+
+/// A CRI `PullImage` (with `auth`, as the kubelet passes it), with the
+/// plugin's registry configuration naming `mirror_url`, if any; returns the
+/// build `ImageStatus` reports (its image ID is the config digest).
+fn cri_pull(
+    image: &Image,
+    reference: &str,
+    mirror_url: Option<&str>,
+    auth: Option<(&str, &str)>,
+) -> Result<&'static str, String> {
+    // The CRI plugin reads one registry configuration: one pull at a time.
+    static CRI: Mutex<()> = Mutex::new(());
+    let _one = CRI.lock().unwrap_or_else(|e| e.into_inner());
+    let c = containerd();
+    write_hosts(&c.certs_d(), &[&image.registry], mirror_url);
+    cri::pull_image(&c.socket, reference, auth)?;
+    let status = cri::image_status(&c.socket, reference)?.ok_or("ImageStatus: no such image")?;
+    image.build_of_config(&status.id).ok_or(format!("unknown image ID {}", status.id))
 }
 
 /// A manifest request to the mirror: (status, lowercased headers, body).
@@ -257,8 +267,8 @@ fn s9_rewritten_index_headers_match_the_bytes() {
     }
 }
 
-/// containerd with credentials for a token-auth registry gets the feature
-/// entry through the mirror; a client without a token cannot read the
+/// containerd with credentials for a token-auth registry (`ctr --user`, CRI
+/// `PullImage` auth) gets the feature entry through the mirror; a client without a token cannot read the
 /// stored rewrite.
 #[test]
 fn s9_token_auth_through_the_mirror() {
@@ -274,6 +284,8 @@ fn s9_token_auth_through_the_mirror() {
     assert_eq!(image.build_among(&c.content(ns)), Ok(SELECTED), "{}", mirror.log_text());
     let rewritten = c.image_target(ns, &image.reference);
     assert_ne!(rewritten, image.index_digest);
+    // The CRI image service with the credentials the kubelet passes.
+    assert_eq!(cri_pull(&image, &image.reference, Some(&url), Some((USER, PASSWORD))), Ok(SELECTED));
 
     // Without a token: the registry's challenge, never the stored index.
     let (status, headers, body) = mirror_request(&mirror, "GET", &image, &rewritten, None);
