@@ -364,7 +364,10 @@ async fn by_tag(
             // Never evict the rewrite about to be served (the client fetches it by digest next).
             let mut in_use = state.in_use();
             in_use.insert(rewritten.digest.clone());
-            state.cache.store(&upstream.base, &key.repository, &rewritten.digest, &rewritten.bytes, &in_use);
+            // Disk I/O (and fsync) off the async workers' hot path.
+            tokio::task::block_in_place(|| {
+                state.cache.store(&upstream.base, &key.repository, &rewritten.digest, &rewritten.bytes, &in_use)
+            });
             Outcome::Rewritten(Arc::new(Served {
                 bytes: Bytes::from(rewritten.bytes),
                 digest: rewritten.digest,
@@ -519,7 +522,7 @@ async fn by_digest(
     digest: &str,
     path_and_query: &str,
 ) -> Response<Body> {
-    let Some(bytes) = state.cache.load(&upstream.base, repository, digest) else {
+    let Some(bytes) = tokio::task::block_in_place(|| state.cache.load(&upstream.base, repository, digest)) else {
         return forward(state, upstream, request, path_and_query).await;
     };
     let document: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
