@@ -320,6 +320,22 @@ fn s9_podman_token_auth_through_the_mirror() {
     assert_eq!(both.podman_pull(&image, &image.reference), Ok(SELECTED), "{}", mirror.log_text());
 }
 
+/// `--mode reorder` keeps every entry and moves the selected one first:
+/// runtimes take it all the same.
+#[test]
+fn s9_reorder_mode_with_ctr_and_skopeo() {
+    let registry = anonymous();
+    let image = Image::push(registry, "reorder/app");
+    let upstream = format!("http://{}", registry.host());
+    let mirror = Mirror::start("reorder", &["--mode", "reorder", "--upstream", &upstream]);
+    assert_eq!(Runtime::Ctr.pull(&image, &image.reference, Some(&mirror.addr), "reorder"), Ok(SELECTED));
+    // ctr fetched every amd64 entry of the reordered index, as it does upstream's.
+    let content = containerd().content(&Runtime::Ctr.scenario(&image, "reorder"));
+    let fetched = image.builds.iter().filter(|b| content.contains(&b.config)).count();
+    assert_eq!(fetched, 3, "{content:?}");
+    assert_eq!(Runtime::Skopeo.pull(&image, &image.reference, Some(&mirror.addr), "reorder"), Ok(SELECTED));
+}
+
 /// One mirror without `--upstream` serves two registries, told apart by
 /// containerd's `?ns=`.
 #[test]
