@@ -14,8 +14,16 @@ scripts/check-standalone.sh
 
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
+# k8s affinity --output patch is applied with `kubectl patch --local` (crates/ocifit/tests/fleet.rs);
+# Debian's kubectl is in kubernetes-client, unless a kubectl is already installed
+command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 # chattr (tests/index.rs: an in-place write interrupted by an immutable layout)
 apt_packages+=(e2fsprogs)
+# ocifit mirror in front of real runtimes (crates/ocifit/tests/runtimes):
+# the tests start containerd (ctr and its CRI plugin) themselves, with a
+# config of their own (policy-rc.d below keeps its service from starting);
+# podman pulls into a temporary vfs store
+apt_packages+=(containerd podman)
 # help, completions and manual pages (crates/ocifit/tests/help.rs): the shells
 # the completion scripts are loaded into, man and groff to render docs/man/
 apt_packages+=(bash zsh fish man-db groff-base)
@@ -52,6 +60,14 @@ fi
 # --- style --------------------------------------------------------------------
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# --- dependencies: licences, bans, sources (deny.toml) -------------------------
+# Offline: the advisory database cannot be fetched, so advisories are not checked.
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-deny"
+  cargo install --locked --quiet cargo-deny
+fi
+cargo deny --offline check licenses bans sources
 
 # --- emulated CPUs for `ocifit host` -----------------------------------------
 # x86-64 models run the test build under qemu-x86_64; every other

@@ -104,6 +104,19 @@ impl Image {
                 (Place::File(path), Digest::sha256(&bytes), media_type, bytes)
             }
             Source::Stdin => return Err(fail("an image cannot come from standard input".into())),
+            Source::OciArchive { .. } => {
+                return Err(fail(
+                    "images are copied from registries and OCI layouts, not archives: unpack it first \
+                     (skopeo copy oci-archive:FILE oci:DIR:TAG)"
+                        .into(),
+                ));
+            }
+            Source::Unsupported { transport, .. } => {
+                return Err(fail(format!(
+                    "unsupported transport {transport}; images are docker://REF, a bare reference, oci:DIR[:TAG] \
+                     or an index file"
+                )));
+            }
         };
         let document: Value =
             serde_json::from_slice(&bytes).map_err(|e| fail(format!("the manifest is not valid JSON: {e}")))?;

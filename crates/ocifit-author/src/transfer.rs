@@ -45,11 +45,14 @@ impl Destination {
             };
         }
         let text = arg.strip_prefix("docker://").unwrap_or(arg);
-        let reference = Reference::parse(text).map_err(|e| format!("{arg}: {e}"))?;
+        // A reference may carry credentials (user:password@host): never repeat them.
+        let shown = ocifit_source::reference::redact(arg);
+        let reference = Reference::parse(text).map_err(|e| format!("{shown}: {e}"))?;
         let last = text.rsplit('/').next().unwrap_or(text);
         if !last.contains(':') && !text.contains('@') {
             return Err(format!(
-                "{arg}: name a tag or digest (docker://{text}:TAG); ocifit does not push to `latest` implicitly"
+                "{shown}: name a tag or digest (docker://{}:TAG); ocifit does not push to `latest` implicitly",
+                ocifit_source::reference::redact(text)
             ));
         }
         let repository = Repository::new(&reference, options);

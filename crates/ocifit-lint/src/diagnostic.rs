@@ -69,10 +69,13 @@ pub enum Code {
     UnreachableEntry,
     /// A feature the entry's variant already guarantees.
     FeatureRedundant,
+    /// A descriptor's `data` is not RFC 4648 base64, or not the content its
+    /// `size` and `digest` name.
+    DataInvalid,
 }
 
 impl Code {
-    pub const ALL: [Code; 11] = [
+    pub const ALL: [Code; 12] = [
         Code::Schema,
         Code::IndexInvalid,
         Code::FeaturesType,
@@ -84,6 +87,7 @@ impl Code {
         Code::NoFallback,
         Code::UnreachableEntry,
         Code::FeatureRedundant,
+        Code::DataInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +103,7 @@ impl Code {
             Code::NoFallback => "no-fallback",
             Code::UnreachableEntry => "unreachable-entry",
             Code::FeatureRedundant => "feature-redundant",
+            Code::DataInvalid => "data-invalid",
         }
     }
 
@@ -111,7 +116,8 @@ impl Code {
             | Code::FeatureEmpty
             | Code::DigestEncoding
             | Code::FeatureUnknown
-            | Code::UnsafeOrder => Severity::Error,
+            | Code::UnsafeOrder
+            | Code::DataInvalid => Severity::Error,
             Code::FeatureDuplicate | Code::NoFallback | Code::UnreachableEntry => Severity::Warning,
             Code::FeatureRedundant => Severity::Info,
         }
@@ -134,6 +140,10 @@ impl Code {
             Code::NoFallback => "A platform has only entries that need CPU features.",
             Code::UnreachableEntry => "An entry that no target can ever select.",
             Code::FeatureRedundant => "A feature the entry's variant already guarantees.",
+            Code::DataInvalid => {
+                "A descriptor's data is not RFC 4648 base64, or does not decode to the content its size and \
+                 digest name."
+            }
         }
     }
 

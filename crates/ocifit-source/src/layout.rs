@@ -1,5 +1,6 @@
-//! OCI image layouts (`oci:DIR[:TAG]`), as `skopeo copy`, `buildah push`,
-//! `oras` and `crane` write them.
+//! OCI image layouts (`oci:DIR[:TAG]`, `oci:DIR@DIGEST`), as `skopeo copy`,
+//! `buildah push`, `oras` and `crane` write them. The same rules read a
+//! layout inside a tar ([`crate::archive`]).
 //!
 //! `DIR/oci-layout` must say `imageLayoutVersion` 1.0.0; `DIR/index.json`
 //! lists what the layout holds. With TAG, the one entry whose
@@ -17,7 +18,7 @@
 //! Every file is opened through [`Dir`], from a descriptor of DIR, one
 //! component at a time: no symbolic link inside the layout is followed, and
 //! only regular files are read (a FIFO or a device is refused without
-//! blocking), each up to its limit (docs/security-layouts.md).
+//! blocking), each up to its limit (docs/security.md "Layouts and local files").
 
 use std::io::Read;
 use std::path::Path;
@@ -50,15 +51,24 @@ pub struct LayoutIndex {
 
 pub fn read(dir: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutIndex, String> {
     let layout = open_layout(dir)?;
-    let dir = &layout;
-    let bytes = read_index_json(dir)?;
+    let bytes = read_index_json(&layout)?;
+    resolve(bytes, tag, &mut |desc| read_blob(&layout, desc, max_blob))
+}
+
+/// What a layout's `index.json` (`bytes`) and TAG resolve to, with blobs
+/// read by `blob` (a directory's files, or an archive's members).
+pub(crate) fn resolve(bytes: Vec<u8>, tag: Option<&str>, blob: &mut BlobReader<'_>) -> Result<LayoutIndex, String> {
     let top: Value = serde_json::from_slice(&bytes).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top
         .get("manifests")
         .and_then(Value::as_array)
         .ok_or_else(|| "index.json: not an index: no \"manifests\" array".to_string())?;
+    if let Some(pin) = tag.and_then(|t| t.strip_prefix('@')) {
+        let pin = Digest::parse(pin)?;
+        return follow(&find_pinned(entries, &pin, blob)?, blob);
+    }
     match choose(entries, tag)? {
-        Some(i) => follow(dir, &entries[i], max_blob),
+        Some(i) => follow(&entries[i], blob),
         // index.json is itself the list of platforms.
         None => Ok(LayoutIndex { bytes, digest: None, media_type: OCI_INDEX.into(), synthesized: false }),
     }
@@ -91,6 +101,40 @@ pub(crate) fn choose(entries: &[Value], tag: Option<&str>) -> Result<Option<usiz
     }
 }
 
+/// The descriptor of `pin` (`oci:DIR@DIGEST`, as ocifit prints pinned
+/// references): an entry of `index.json`, or of an index it lists, nested
+/// at most [`MAX_NESTING`] deep. Each index is read once, however many
+/// entries name it.
+fn find_pinned(entries: &[Value], pin: &Digest, blob: &mut BlobReader<'_>) -> Result<Value, String> {
+    let wanted = pin.to_string();
+    let mut level: Vec<Value> = entries.to_vec();
+    let mut read: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for _ in 0..MAX_NESTING {
+        if let Some(found) = level.iter().find(|e| e.get("digest").and_then(Value::as_str) == Some(wanted.as_str())) {
+            return Ok(found.clone());
+        }
+        let mut next = Vec::new();
+        for entry in &level {
+            let media_type = entry.get("mediaType").and_then(Value::as_str).unwrap_or_default();
+            if media_type != OCI_INDEX && media_type != DOCKER_LIST {
+                continue;
+            }
+            let desc = descriptor(entry, "index.json")?;
+            if !read.insert(desc.digest.to_string()) {
+                continue;
+            }
+            let doc: Value = serde_json::from_slice(&blob(&desc)?)
+                .map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
+            next.extend(doc.get("manifests").and_then(Value::as_array).into_iter().flatten().cloned());
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    Err(format!("no image or index {pin} in the layout"))
+}
+
 fn list_tags(tags: &[&str]) -> String {
     if tags.is_empty() {
         return "it has no tags".into();
@@ -116,9 +160,20 @@ pub(crate) fn read_index_json(dir: &Dir) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) fn check_layout_file(dir: &Dir) -> Result<(), String> {
-    let bytes = read_limited(dir, "oci-layout", 64 * 1024, "oci-layout")
+    let bytes = read_limited(dir, "oci-layout", OCI_LAYOUT_MAX_BYTES as u64, "oci-layout")
         .map_err(|e| format!("not an OCI image layout: {e}"))?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
+    check_layout_version(&bytes)
+}
+
+/// The most an `oci-layout` file may have.
+pub(crate) const OCI_LAYOUT_MAX_BYTES: usize = 64 * 1024;
+
+/// Reads the blob a descriptor names, checked against its size and digest.
+pub(crate) type BlobReader<'a> = dyn FnMut(&Descriptor) -> Result<Vec<u8>, String> + 'a;
+
+/// The `oci-layout` file says `imageLayoutVersion` 1.0.0.
+pub(crate) fn check_layout_version(bytes: &[u8]) -> Result<(), String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
     match doc.get("imageLayoutVersion").and_then(Value::as_str) {
         Some("1.0.0") => Ok(()),
         Some(v) => Err(format!("oci-layout: unsupported imageLayoutVersion {:?}", shorten(v))),
@@ -127,9 +182,9 @@ pub(crate) fn check_layout_file(dir: &Dir) -> Result<(), String> {
 }
 
 /// A descriptor's digest, size and media type, checked.
-struct Descriptor {
-    digest: Digest,
-    size: u64,
+pub(crate) struct Descriptor {
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     media_type: String,
     platform: Option<Value>,
 }
@@ -143,10 +198,10 @@ fn descriptor(value: &Value, what: &str) -> Result<Descriptor, String> {
     Ok(Descriptor { digest, size, media_type, platform: value.get("platform").cloned() })
 }
 
-fn follow(dir: &Dir, entry: &Value, max_blob: usize) -> Result<LayoutIndex, String> {
+fn follow(entry: &Value, blob: &mut BlobReader<'_>) -> Result<LayoutIndex, String> {
     let mut desc = descriptor(entry, "index.json")?;
     for _ in 0..MAX_NESTING {
-        let bytes = read_blob(dir, &desc, max_blob)?;
+        let bytes = blob(&desc)?;
         let doc: Value =
             serde_json::from_slice(&bytes).map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
         let media_type =
@@ -172,7 +227,7 @@ fn follow(dir: &Dir, entry: &Value, max_blob: usize) -> Result<LayoutIndex, Stri
         if is_manifest {
             let platform = match desc.platform.take() {
                 Some(p) => p,
-                None => config_platform(dir, &doc, &desc.digest, max_blob)?,
+                None => config_platform(&doc, &desc.digest, blob)?,
             };
             let media_type = if media_type.is_empty() { OCI_MANIFEST.to_string() } else { media_type };
             let bytes = single_entry_index(&media_type, &desc.digest, desc.size, Some(platform));
@@ -188,10 +243,10 @@ fn follow(dir: &Dir, entry: &Value, max_blob: usize) -> Result<LayoutIndex, Stri
 }
 
 /// The platform an image's config declares (`os`, `architecture`, ...).
-fn config_platform(dir: &Dir, manifest: &Value, at: &Digest, max_blob: usize) -> Result<Value, String> {
+fn config_platform(manifest: &Value, at: &Digest, blob: &mut BlobReader<'_>) -> Result<Value, String> {
     let config = manifest.get("config").ok_or_else(|| format!("image manifest {at} has no config"))?;
     let desc = descriptor(config, &format!("image manifest {at} config"))?;
-    let bytes = read_blob(dir, &desc, max_blob)?;
+    let bytes = blob(&desc)?;
     platform_from_config(&bytes).map_err(|e| format!("config {}: {e}", desc.digest))
 }
 
@@ -264,7 +319,7 @@ pub(crate) fn read_limited(dir: &Dir, name: &str, max: u64, what: &str) -> Resul
         return Err(too_big());
     }
     let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
     if bytes.len() as u64 > max {
         return Err(too_big());
     }

@@ -1,6 +1,6 @@
 //! Every flag, documented once, here.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -10,13 +10,50 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "ocifit makes the `platform.features` field of OCI image indexes real: it \
 knows every CPU feature an entry can require, detects what this machine supports, and picks \
 the most specialised entry that runs here — with the reason every other entry was rejected.",
-    after_help = TOP_HELP
+    after_help = TOP_HELP,
+    mut_args = hide_top_level
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The registry options written before the command (`ocifit
+    /// --plain-http select …`), as they always could be; hidden from
+    /// `ocifit --help` (see [`hide_top_level`]), shown on each command that reads sources.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+impl Cli {
+    /// Parse the command line.
+    pub fn parse_args() -> Cli {
+        <Cli as clap::Parser>::parse()
+    }
+}
+
+/// The top-level copies of the registry options are accepted but not
+/// listed in `ocifit --help` (nor in its manual page or completions).
+fn hide_top_level(arg: clap::Arg) -> clap::Arg {
+    let id = arg.get_id().as_str();
+    if id == "help" || id == "version" { arg } else { arg.hide(true) }
+}
+
+impl Command {
+    /// The registry options of a command that reads sources.
+    pub fn registry_args(&self) -> Option<&RegistryArgs> {
+        match self {
+            Command::Select(a) => Some(&a.registry),
+            Command::Resolve(a) => Some(&a.registry),
+            Command::Lint(a) => Some(&a.registry),
+            Command::Index(c) => Some(c.registry()),
+            Command::Fleet(a) => Some(&a.registry),
+            Command::K8s(K8sCommand::Affinity(a)) => Some(&a.registry),
+            Command::Features(_)
+            | Command::Explain(_)
+            | Command::Host(_)
+            | Command::Completions(_)
+            | Command::Mirror(_) => None,
+        }
+    }
 }
 
 // After-help texts are pre-formatted (tables, examples): clap re-wraps any
@@ -64,6 +101,9 @@ pub enum Command {
     /// Kubernetes scheduling from an index.
     #[command(subcommand)]
     K8s(K8sCommand),
+    /// A node-local registry mirror that serves indexes rewritten for this node; `mirror config` prints its node setup.
+    #[command(after_help = MIRROR_HELP)]
+    Mirror(MirrorArgs),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -80,6 +120,10 @@ The target:
   --features a,b                 this OS/architecture (no variant) plus a, b
   --host                         this host's detected features
                                  (with --platform: on P)
+  --cpuinfo FILE, --cpuid FILE, --profile FILE
+                                 another node: its /proc/cpuinfo, its
+                                 `ocifit host --dump-cpuid` or its
+                                 `ocifit host --format json`
 
 Feature names on the command line may be aliases (sse4.2, SSE42 and sse42
 all mean sse4_2) or level names (x86-64-v3, armv8.2-a). An index must use
@@ -116,11 +160,20 @@ pub struct TargetArgs {
     /// Use this host's detected CPU features.
     #[arg(long)]
     pub host: bool,
+    /// Select for the node whose /proc/cpuinfo this is (captured on it).
+    #[arg(long, value_name = "FILE", group = "node_data", conflicts_with_all = ["host", "platform", "features"])]
+    pub cpuinfo: Option<String>,
+    /// Select for the node whose `ocifit host --dump-cpuid` output this is.
+    #[arg(long, value_name = "FILE", group = "node_data", conflicts_with_all = ["host", "platform", "features"])]
+    pub cpuid: Option<String>,
+    /// Select for the node whose `ocifit host --format json` output this is.
+    #[arg(long, value_name = "FILE", group = "node_data", conflicts_with_all = ["host", "platform", "features"])]
+    pub profile: Option<String>,
 }
 
 /// Every command's SOURCE argument.
-const SOURCE_HELP: &str = "The index: a JSON file, - for stdin, oci:DIR[:TAG], docker://REF, or a bare \
-reference (registry/repo:tag) when no such file exists";
+const SOURCE_HELP: &str = "The index: a JSON file, - for stdin, oci:DIR[:TAG], oci-archive:FILE[:TAG], \
+docker://REF, or a bare reference (registry/repo:tag) when no such file exists";
 
 /// What `select` and `resolve` share: the index, the target, the mode.
 #[derive(Args, Debug)]
@@ -140,13 +193,17 @@ pub struct SelectArgs {
     pub choose: ChooseArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 const RESOLVE_HELP: &str = "\
 Selects like `ocifit select` and prints only the winner, pinned by digest:
-host/repo@sha256:… for a registry, oci:DIR@sha256:… for a layout, the bare
+host/repo@sha256:… for a registry, oci:DIR@sha256:… for a layout,
+oci-archive:FILE@sha256:… for an archive (ocifit reads each back), the bare
 digest for a JSON file. Nothing is printed, and the exit code is 1, when no
-entry runs.
+entry runs. --format json prints {\"reference\", \"index\", \"digest\",
+\"mediaType\", \"size\", \"platform\", \"source\"}.
 
 Examples:
   podman run \"$(ocifit resolve registry.example.com/app:1.4)\"
@@ -157,37 +214,98 @@ Examples:
 pub struct ResolveArgs {
     #[command(flatten)]
     pub choose: ChooseArgs,
+    /// text: the pinned reference alone; json: it with the entry and the source.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
+/// The largest `--max-manifest-size`: 1 GiB (an index is at most 64 MiB anyway).
+pub const MAX_MANIFEST_SIZE_LIMIT: u64 = 1 << 30;
+
 /// How registries are reached (every command that reads a SOURCE).
-/// Credentials come from --creds-stdin, containers auth.json
-/// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json) or docker
-/// config.json ($DOCKER_CONFIG), in that order.
-#[derive(Args, Debug)]
+/// Credentials come from --creds/--creds-stdin (for the registry the
+/// command reads), --authfile or containers auth.json
+/// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json), then
+/// docker config.json ($DOCKER_CONFIG), and are sent only to a registry
+/// that asks for them. Defaults are applied in `sources.rs`, so that the
+/// same options may also be written before the command.
+#[derive(Args, Debug, Default, Clone)]
 #[command(next_help_heading = "Registry options")]
 pub struct RegistryArgs {
-    /// Use plain HTTP for every registry (a loopback registry that does not
-    /// speak TLS is reached over plain HTTP anyway).
-    #[arg(long, global = true)]
-    pub plain_http: bool,
-    /// Also trust this PEM CA certificate (repeatable).
-    #[arg(long, value_name = "FILE", global = true)]
+    /// Plain HTTP: bare, for every registry; --plain-http=HOST[:PORT]
+    /// (repeatable) for those registries only. A loopback registry that
+    /// does not speak TLS is reached over plain HTTP anyway.
+    #[arg(
+        long,
+        value_name = "HOST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        action = ArgAction::Append
+    )]
+    pub plain_http: Vec<String>,
+    /// Also trust this PEM certificate: a CA, or the registry's own
+    /// self-signed certificate (repeatable). Also read:
+    /// /etc/containers/certs.d/HOST[:PORT]/*.crt and /etc/docker/certs.d/HOST[:PORT]/ca.crt.
+    #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<std::path::PathBuf>,
-    /// Read registry credentials, USER:PASSWORD, from standard input.
-    #[arg(long, global = true)]
+    /// --tls-verify=false accepts any certificate (a warning is printed).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Credentials for the registry the command reads (for `index --push` from a file: the push target).
+    #[arg(long, value_name = "USER:PASSWORD", conflicts_with = "creds_stdin")]
+    pub creds: Option<String>,
+    /// Like --creds, read from standard input (USER:PASSWORD, or USER and PASSWORD on two lines).
+    #[arg(long)]
     pub creds_stdin: bool,
-    /// Seconds to wait for a connection.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
-    pub connect_timeout: f64,
-    /// Seconds to wait for an answer, and for each read of it.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, global = true)]
-    pub read_timeout: f64,
-    /// Retries after HTTP 429/502/503/504 or a refused connection (backoff doubling from 250 ms).
-    #[arg(long, value_name = "N", default_value_t = 3, global = true)]
-    pub retries: u32,
-    /// Refuse manifests (and layout blobs) larger than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
-    pub max_manifest_size: usize,
+    /// Read credentials from this containers auth.json instead of $REGISTRY_AUTH_FILE and the default paths.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<std::path::PathBuf>,
+    /// Seconds to wait for a connection [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Seconds to wait for an answer, and for each read of it [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<f64>,
+    /// Seconds one request may take in all, body included [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Retries after HTTP 429/502/503/504 or a refused connection (at most 10; waits double
+    /// from 250 ms, at most 10 s each and 30 s in all) [default: 3].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Refuse manifests (and layout blobs) larger than this many bytes (1 to 1073741824) [default: 4194304].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=MAX_MANIFEST_SIZE_LIMIT))]
+    pub max_manifest_size: Option<u64>,
+    /// Print each HTTP request (method, URL, status) to stderr; never credentials or tokens.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+impl RegistryArgs {
+    /// These options (written after the command) over `before` (written before it).
+    pub fn over(&self, before: &RegistryArgs) -> RegistryArgs {
+        let mut plain_http = before.plain_http.clone();
+        plain_http.extend(self.plain_http.iter().cloned());
+        let mut ca_cert = before.ca_cert.clone();
+        ca_cert.extend(self.ca_cert.iter().cloned());
+        RegistryArgs {
+            plain_http,
+            ca_cert,
+            tls_verify: self.tls_verify.or(before.tls_verify),
+            creds: self.creds.clone().or_else(|| before.creds.clone()),
+            creds_stdin: self.creds_stdin || before.creds_stdin,
+            authfile: self.authfile.clone().or_else(|| before.authfile.clone()),
+            connect_timeout: self.connect_timeout.or(before.connect_timeout),
+            read_timeout: self.read_timeout.or(before.read_timeout),
+            timeout: self.timeout.or(before.timeout),
+            retries: self.retries.or(before.retries),
+            max_manifest_size: self.max_manifest_size.or(before.max_manifest_size),
+            verbose: self.verbose || before.verbose,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,10 +397,10 @@ pub struct HostArgs {
 const LINT_HELP: &str = "\
 Checks, each with a stable code (docs/lint.md):
   error    schema, index-invalid, features-type, feature-empty,
-           digest-encoding, feature-unknown (aliases too: an index must use
-           canonical names), unsafe-order (an entry that needs features
-           comes before its platform's fallback, so runtimes that ignore
-           features pick it and may SIGILL)
+           digest-encoding, data-invalid, feature-unknown (aliases too: an
+           index must use canonical names), unsafe-order (an entry that
+           needs features comes before its platform's fallback, so runtimes
+           that ignore features pick it and may SIGILL)
   warning  feature-duplicate, no-fallback, unreachable-entry
   info     feature-redundant (guaranteed by the entry's variant)
 
@@ -293,8 +411,11 @@ document, changing nothing else, and writes it as 2-space indented JSON to
 fixing). The report is then about the fixed index: on stdout with -o, on
 stderr without.
 
-Exit codes: 0 no errors (warnings and infos allowed), 1 errors, 2 unreadable
-input.
+--strict makes warnings fail too; --min-severity warning|error reports only
+what is at least that severe (errors always).
+
+Exit codes: 0 no errors (warnings and infos allowed; with --strict, no
+warnings either), 1 errors, 2 unreadable input.
 
 Examples:
   ocifit lint index.json
@@ -314,6 +435,22 @@ pub struct LintArgs {
     /// With --fix: write the fixed index to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE", requires = "fix")]
     pub output: Option<std::path::PathBuf>,
+    /// Warnings fail too: exit 1 when a warning is reported, not only an error.
+    #[arg(long)]
+    pub strict: bool,
+    /// Report only findings at least this severe (errors are always reported).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = MinSeverity::Info)]
+    pub min_severity: MinSeverity,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lint --min-severity`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MinSeverity {
+    Info,
+    Warning,
+    Error,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -371,6 +508,8 @@ pub struct FleetArgs {
     /// How many images to load at once (registry fetches).
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -405,9 +544,16 @@ Runtimes that ignore features (containerd, CRI-O) still pull the first entry
 of the node's platform; a note on stderr says when that entry may not run on
 the nodes admitted for another.
 
+--entry N writes the terms of one entry (deploy it by digest: ocifit resolve
+prints it). --output patch wraps the affinity for `kubectl patch deployment
+NAME --patch-file FILE`. --labels ocifit uses the labels of `ocifit host
+--format nfd` (every feature has one).
+
 Examples:
   ocifit k8s affinity registry.example.com/app:2.0
-  ocifit k8s affinity index.json --format json";
+  ocifit k8s affinity index.json --format json
+  ocifit k8s affinity registry.example.com/app:2.0 --entry 2 \\
+      --output patch > patch.yaml";
 
 #[derive(Args, Debug)]
 pub struct AffinityArgs {
@@ -415,6 +561,31 @@ pub struct AffinityArgs {
     pub source: String,
     #[arg(long, value_enum, default_value_t = ObjectFormat::Yaml)]
     pub format: ObjectFormat,
+    /// Only the terms of entry N (position in the index), for deploying that entry by digest.
+    #[arg(long, value_name = "N")]
+    pub entry: Option<usize>,
+    /// affinity: what goes under spec.affinity; patch: a strategic-merge patch for the Pod
+    /// template of a Deployment, StatefulSet or DaemonSet (kubectl patch --patch-file).
+    #[arg(long, value_enum, default_value_t = AffinityOutput::Affinity)]
+    pub output: AffinityOutput,
+    /// The node labels the terms use: node-feature-discovery's cpu-cpuid labels, or those
+    /// `ocifit host --format nfd` installs (every feature has one).
+    #[arg(long, value_enum, default_value_t = AffinityLabels::Nfd)]
+    pub labels: AffinityLabels,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AffinityOutput {
+    Affinity,
+    Patch,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AffinityLabels {
+    Nfd,
+    Ocifit,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -505,6 +676,40 @@ impl IndexCommand {
             IndexCommand::FixOrder(a) => &a.source,
         }
     }
+
+    /// Everything the command reads images or indexes from: SOURCE, and
+    /// the IMAGEs of `create` and `add --image`.
+    pub fn reads(&self) -> Vec<&str> {
+        match self {
+            IndexCommand::Create(a) => a.images.iter().map(String::as_str).collect(),
+            IndexCommand::Add(a) => std::iter::once(a.source.as_str()).chain(a.image.as_deref()).collect(),
+            _ => vec![self.source()],
+        }
+    }
+
+    /// Where the result is pushed (`--push`, or `push`'s REF).
+    pub fn push_target(&self) -> Option<&str> {
+        match self {
+            IndexCommand::Create(a) => a.out.push.as_deref(),
+            IndexCommand::Push(a) => Some(&a.reference),
+            IndexCommand::Add(a) => a.out.push.as_deref(),
+            IndexCommand::SetFeatures(a) => a.out.push.as_deref(),
+            IndexCommand::Remove(a) => a.out.push.as_deref(),
+            IndexCommand::FixOrder(a) => a.out.push.as_deref(),
+        }
+    }
+
+    /// The registry options given after the command.
+    pub fn registry(&self) -> &RegistryArgs {
+        match self {
+            IndexCommand::Create(a) => &a.out.registry,
+            IndexCommand::Push(a) => &a.registry,
+            IndexCommand::Add(a) => &a.out.registry,
+            IndexCommand::SetFeatures(a) => &a.out.registry,
+            IndexCommand::Remove(a) => &a.out.registry,
+            IndexCommand::FixOrder(a) => &a.out.registry,
+        }
+    }
 }
 
 /// Where an edited index goes.
@@ -528,6 +733,8 @@ pub struct EditOutput {
     /// Make an edit that leaves a platform without its fallback (SIGILL hazard).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// Where a new index goes (`index create`).
@@ -543,6 +750,8 @@ pub struct CreateOutput {
     /// oci:DIR:TAG, after copying every image there.
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -566,6 +775,8 @@ pub struct IndexPushArgs {
     /// Say what would be pushed; push nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -631,6 +842,128 @@ pub struct IndexFixOrderArgs {
     pub source: String,
     #[command(flatten)]
     pub out: EditOutput,
+}
+
+const MIRROR_HELP: &str = "\
+Runtimes that ignore features (containerd, CRI-O, podman, skopeo) pull
+through this mirror. For a tag whose index they would resolve to another
+entry than ocifit selects, it answers with the index rewritten so that they
+take ocifit's choice; everything else passes through. docs/mirror.md explains
+installation, limits and signatures.
+
+Upstream: --upstream URL sends every request there (one mirror per registry
+for podman, skopeo, CRI-O). Without it, containerd's ?ns=HOST names the
+registry of each request (docker.io is registry-1.docker.io): https, or plain
+HTTP for loopback hosts and for --plain-http=HOST (repeatable; --plain-http
+alone: every host). --ca-cert FILE adds CA certificates for upstream TLS.
+
+Examples:
+  ocifit mirror                     # this host, for containerd (ns routing)
+  ocifit mirror --upstream https://registry-1.docker.io --listen 127.0.0.1:5051
+  ocifit mirror --platform linux/amd64/v3 --mode reorder \\
+      --exclude 'library/signed-*'
+  ocifit mirror config containerd --registry docker.io --registry ghcr.io \\
+      --write /etc/containerd/certs.d
+  ocifit mirror config containers --registry docker.io=http://127.0.0.1:5051";
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MirrorArgs {
+    #[command(subcommand)]
+    pub config: Option<MirrorCommand>,
+    #[command(flatten)]
+    pub serve: MirrorServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MirrorCommand {
+    /// Print (or --write) what points a node's runtime at the mirror.
+    Config(MirrorConfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MirrorServeArgs {
+    /// Where to listen (port 0: any free port; the bound address is printed on stderr).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5050")]
+    pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Send every request to this registry (http:// or https://), whatever ?ns= says.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// Plain HTTP upstream: bare, for every registry; --plain-http=HOST[:PORT] (repeatable)
+    /// for those ?ns= hosts only. Loopback registries are reached over plain HTTP anyway.
+    #[arg(
+        long,
+        value_name = "HOST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        action = ArgAction::Append
+    )]
+    pub plain_http: Vec<String>,
+    /// Also trust this PEM certificate for upstream TLS: a CA, or the registry's own
+    /// self-signed certificate (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<std::path::PathBuf>,
+    /// Seconds to wait for an upstream connection [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Seconds to wait for an upstream answer, and for each read of it [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<f64>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Select for the machine of a captured /proc/cpuinfo instead of this host.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["platform", "features", "host"])]
+    pub cpuinfo: Option<String>,
+    /// filter: drop the other entries of this node's platform; reorder: put the selected entry
+    /// first; off: pass everything through.
+    #[arg(long, value_enum, default_value_t = MirrorMode::Filter)]
+    pub mode: MirrorMode,
+    /// Pass repositories matching this glob through untouched (repeatable; `library/signed-*`).
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Where rewritten indexes are stored [default: /var/lib/ocifit/mirror for root, else
+    /// $XDG_CACHE_HOME/ocifit/mirror or ~/.cache/ocifit/mirror].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Size bound of --cache-dir; least recently used rewrites no tag points at go first.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub cache_max_bytes: u64,
+    /// How each rewrite is logged on stderr.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub log_format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MirrorMode {
+    Filter,
+    Reorder,
+    Off,
+}
+
+#[derive(Args, Debug)]
+pub struct MirrorConfigArgs {
+    /// containerd: hosts.toml per registry; containers: a registries.conf drop-in (podman, skopeo, CRI-O).
+    #[arg(value_enum)]
+    pub runtime: NodeRuntime,
+    /// A registry to pull through the mirror: HOST, or HOST=MIRROR_URL (repeatable).
+    #[arg(long, value_name = "HOST[=URL]", required = true)]
+    pub registry: Vec<String>,
+    /// The mirror's address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:5050")]
+    pub mirror: String,
+    /// Write the files under DIR (containerd: DIR/HOST/hosts.toml; containers: DIR/ocifit-mirror.conf).
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<std::path::PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRuntime {
+    Containerd,
+    Containers,
 }
 
 const COMPLETIONS_HELP: &str = "\

@@ -34,9 +34,16 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// The manifest `oci:DIR[:TAG]` names (the tag's entry of `index.json`, or
 /// the only entry), exactly as stored, size and digest checked; or
 /// `index.json` itself when it is the list of platforms (several entries,
-/// no tags), as reading a layout does.
+/// no tags), as reading a layout does; with `@DIGEST` as the tag, that blob.
 pub fn manifest(path: &Path, tag: Option<&str>, max: usize) -> Result<RawManifest, String> {
     let dir = open_layout(path)?;
+    // `oci:DIR@DIGEST`, the pinned form ocifit prints.
+    if let Some(pinned) = tag.and_then(|t| t.strip_prefix('@')) {
+        let digest = Digest::parse(pinned)?;
+        let bytes = small_blob(path, &digest, max)?;
+        let media_type = media_type_of(&bytes).unwrap_or_default();
+        return Ok(RawManifest { bytes, digest, media_type });
+    }
     let index_json = read_index_json(&dir)?;
     let top: Value = serde_json::from_slice(&index_json).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top.get("manifests").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
