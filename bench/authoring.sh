@@ -25,26 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/config.yml" <<YAML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/data
-http:
-  addr: 127.0.0.1:$port
-  secret: ocifit-bench
-YAML
-docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+. bench/loopback-registry.sh
+start_registry "$work"
 
 # The three builds, as one layout with three tags (random layers: nothing
 # shared, nothing compressible).
