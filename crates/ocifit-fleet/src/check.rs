@@ -125,7 +125,7 @@ fn missing_at_min(index: &Index, at_min: &Selection, profile: &NodeProfile, entr
     let (arch, variant) = normalize_arch(platform.architecture, platform.variant);
     for reason in &rejection.reasons {
         match reason {
-            Reason::FeatureUnsupported { feature } => {
+            Reason::FeatureUnsupported { feature, .. } => {
                 if let Some(id) = table.canonical(&arch, feature) {
                     set.insert(id);
                 }
@@ -147,7 +147,8 @@ fn level_features() -> &'static FeatureSet {
 }
 
 /// The features an index's entries mention (canonical ones): selecting for
-/// a target cut down to these gives the same answer.
+/// a target cut down to these gives the same answer. With what they imply:
+/// an entry requires the closure of its features.
 pub fn relevant_features(index: &Index) -> FeatureSet {
     let table = FeatureTable::builtin();
     let mut mask = FeatureSet::new();
@@ -160,7 +161,7 @@ pub fn relevant_features(index: &Index) -> FeatureSet {
             }
         }
     }
-    mask
+    mask.closure()
 }
 
 /// A fleet's groups with their platforms interned, so (image, group) answers

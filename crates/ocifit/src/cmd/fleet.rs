@@ -201,7 +201,7 @@ fn reasons_text(index: &Index, rejected: &[Rejection]) -> String {
             .reasons
             .iter()
             .filter_map(|x| match x {
-                Reason::FeatureUnsupported { feature } => Some(feature.as_str()),
+                Reason::FeatureUnsupported { feature, .. } => Some(feature.as_str()),
                 _ => None,
             })
             .collect();
