@@ -152,6 +152,8 @@ pub fn plan(index: &Index) -> Plan {
             plan.notes.push(format!("{label}: never selected: unknown feature {}", unknown.join(", ")));
             continue;
         }
+        // The entry requires what its features imply too (§4.6).
+        let features = features.closure();
         let mut unnamed = BTreeSet::new();
         for node_arch in node_architectures() {
             match alternative(entry.index, &os, &arch, &variant, &features, node_arch) {
@@ -415,7 +417,19 @@ mod tests {
         assert_eq!(
             terms,
             [
-                vec!["os=linux", "arch=amd64", "AVX2=true", "BMI2=true"],
+                // avx2 implies avx and the SSE chain (§4.6): their labels too.
+                vec![
+                    "os=linux",
+                    "arch=amd64",
+                    "AVX=true",
+                    "AVX2=true",
+                    "BMI2=true",
+                    "SSE3=true",
+                    "SSE4=true",
+                    "SSE42=true",
+                    "SSSE3=true"
+                ],
+                vec!["os=linux", "arch=amd64", "X86_64_V2=true", "AVX=true", "AVX2=true", "BMI2=true"],
                 vec!["os=linux", "arch=amd64", "X86_64_V3=true"]
             ]
         );

@@ -44,11 +44,14 @@ pub(crate) struct Analysed {
     pub key: Rc<Platform>,
     /// Distinct canonical features listed.
     pub known: FeatureSet,
+    /// `known` with everything it implies: what the entry requires and what
+    /// ranks it (§4.6, §5.3).
+    pub closure: FeatureSet,
     /// Whether any listed name is unknown or empty: then no target selects it.
     pub unknown: bool,
-    /// Listed features the variant does not guarantee (the real requirements).
+    /// Required features (the closure) the variant does not guarantee.
     pub needs: FeatureSet,
-    /// `known` plus what the variant guarantees.
+    /// `closure` plus what the variant guarantees.
     pub effective: FeatureSet,
 }
 
@@ -145,22 +148,21 @@ pub(crate) fn analyse(index: &Index, table: FeatureTable) -> Vec<Analysed> {
             let p = entry.platform?;
             let guaranteed = archs.get(p.architecture, p.variant).guaranteed;
             let mut known = FeatureSet::new();
-            let mut needs = FeatureSet::new();
             let mut unknown = false;
             for name in p.features() {
                 match table.canonical(&key.architecture, name) {
                     Some(id) => {
                         known.insert(id);
-                        if !guaranteed.contains(id) {
-                            needs.insert(id);
-                        }
                     }
                     None => unknown = true,
                 }
             }
-            let mut effective = known;
+            let closure = known.closure();
+            let mut needs = closure;
+            needs.subtract(&guaranteed);
+            let mut effective = closure;
             effective.union(&guaranteed);
-            Some(Analysed { index: entry.index, key, known, unknown, needs, effective })
+            Some(Analysed { index: entry.index, key, known, closure, unknown, needs, effective })
         })
         .collect()
 }
@@ -418,7 +420,10 @@ fn check_order(index: &Index, table: FeatureTable, group: &[&Analysed], out: &mu
     let needs = if picked.unknown && picked.needs.is_empty() {
         "features it names that ocifit does not know".to_string()
     } else {
-        names(&picked.needs)
+        // The listed ones (what they imply follows from them).
+        let mut listed = picked.known;
+        listed.intersect(&picked.needs);
+        names(if listed.is_empty() { &picked.needs } else { &listed })
     };
     let legacy = "runtimes that ignore features (containerd, CRI-O, podman, skopeo)";
     match first_safe {
@@ -466,9 +471,9 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     if usable.len() < 2 {
         return;
     }
-    // Better first: more listed features, then earlier.
+    // Better first: a larger closure (§5.3), then earlier.
     let beats = |i: &Analysed, j: &Analysed| {
-        i.known.len() > j.known.len() || (i.known.len() == j.known.len() && i.index < j.index)
+        i.closure.len() > j.closure.len() || (i.closure.len() == j.closure.len() && i.index < j.index)
     };
     let mut best: HashMap<FeatureSet, &Analysed> = HashMap::new();
     for a in &usable {
@@ -492,11 +497,11 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
         r.sort_by_key(|a| a.index);
         r
     };
-    // A distinct set can only be beaten by a strict subset that lists at
-    // least as many features: with fewer real requirements, that needs
-    // features the variant guarantees. Only entries listing such redundant
-    // features can dominate, so a group without them costs nothing here.
-    let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.known != a.needs).collect();
+    // A distinct set can only be beaten by a strict subset with at least as
+    // large a closure: with fewer real requirements, that closure holds
+    // features the variant guarantees. Only such entries can dominate, so a
+    // group without them costs nothing here.
+    let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.closure != a.needs).collect();
     if !dominators.is_empty() && reps.len().saturating_mul(dominators.len()) <= MAX_SUBSET_COMPARISONS {
         for j in &reps {
             if let Some(i) =
@@ -510,15 +515,17 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     for (j, i) in dominated {
         let a = usable.iter().find(|a| a.index == i).expect("dominator is usable");
         let b = usable.iter().find(|b| b.index == j).expect("dominated is usable");
-        let more = a.known.len() > b.known.len();
+        let more = a.closure.len() > b.closure.len();
         let why = match (a.effective == b.effective, more) {
             (true, false) => format!("entry {i} requires the same features and comes first"),
-            (true, true) => format!("entry {i} requires the same features and lists more of them, so it ranks higher"),
+            (true, true) => format!("entry {i} requires the same features and names more of them, so it ranks higher"),
             (false, true) => {
-                format!("entry {i} runs on every host entry {j} runs on and lists more features, so it ranks higher")
+                format!(
+                    "entry {i} runs on every host entry {j} runs on and its features imply more, so it ranks higher"
+                )
             }
             (false, false) => {
-                format!("entry {i} runs on every host entry {j} runs on, lists as many features and comes first")
+                format!("entry {i} runs on every host entry {j} runs on, its features imply as many and it comes first")
             }
         };
         out.push(Diagnostic::new(

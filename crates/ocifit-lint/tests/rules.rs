@@ -377,15 +377,28 @@ fn unreachable_entry() {
             ),
             fires(
                 // Entry 1 lists two guaranteed features: it runs on every v3
-                // host and outranks entry 2 (one listed feature) everywhere
-                // entry 2 runs, and the fallback everywhere.
+                // host, and its closure (9 features) ties entry 2's
+                // (avx_vnni: 9) and comes first everywhere entry 2 runs; it
+                // outranks the fallback everywhere.
                 "outranked by redundant features",
+                index(vec![
+                    entry("linux/amd64/v3", &[]),
+                    entry("linux/amd64/v3", &["avx2", "bmi2"]),
+                    entry("linux/amd64/v3", &["avx_vnni"]),
+                ]),
+                &["/manifests/0", "/manifests/2"],
+            ),
+            fires(
+                // avx512f's closure (11) is larger than avx2+fma's (9): it
+                // ranks above wherever it runs (§5.3), so only the fallback
+                // is unreachable.
+                "a larger closure is not outranked",
                 index(vec![
                     entry("linux/amd64/v3", &[]),
                     entry("linux/amd64/v3", &["avx2", "fma"]),
                     entry("linux/amd64/v3", &["avx512f"]),
                 ]),
-                &["/manifests/0", "/manifests/2"],
+                &["/manifests/0"],
             ),
             quiet(
                 "different features",
