@@ -362,9 +362,13 @@ fn check_features<'a>(
     missing.subtract(&seen);
     missing.subtract(target);
     if !missing.is_empty() {
-        // Name each implied feature once, after the first listed feature implying it.
+        // Name each implied feature once, after the first listed feature
+        // implying it that the target has (a listed feature the target lacks
+        // is reason enough, without what it implies).
         for name in entry.features() {
-            let Some(id) = lookups.canonical(table, entry.architecture, name) else { continue };
+            let Some(id) = lookups.canonical(table, entry.architecture, name).filter(|id| target.contains(*id)) else {
+                continue;
+            };
             for implied in id.feature().implied {
                 if missing.contains(*implied) {
                     missing.remove(*implied);

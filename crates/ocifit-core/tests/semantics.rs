@@ -616,6 +616,20 @@ fn s4_6_requirements_are_the_closure() {
     let idx = index(vec![entry("linux/amd64", &["avx512f", "avx2"])]);
     let reasons = &select(&idx, &host, TABLE).rejected[0].reasons;
     assert_eq!(reasons, &vec![Reason::FeatureUnsupported { feature: "avx2".into(), implied_by: None }]);
+    // A listed feature the target lacks is named alone, not with everything it implies.
+    let bare = target("linux/amd64", &[]);
+    let reasons = &select(&index(vec![entry("linux/amd64", &["avx512f"])]), &bare, TABLE).rejected[0].reasons;
+    assert_eq!(reasons, &vec![Reason::FeatureUnsupported { feature: "avx512f".into(), implied_by: None }]);
+    // The entry is still rejected when the implied feature is all it lacks.
+    let mut partial = target("linux/amd64", &["avx2"]);
+    partial.features.remove(TABLE.canonical("amd64", "avx").unwrap());
+    let reasons = &select(&index(vec![entry("linux/amd64", &["avx2", "bmi2"])]), &partial, TABLE).rejected[0].reasons;
+    let got: Vec<Value> = reasons.iter().map(Reason::to_json).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (&got[0]["feature"], &got[1]["feature"], &got[1]["impliedBy"]),
+        (&json!("bmi2"), &json!("avx"), &json!("avx2"))
+    );
 }
 
 #[test]

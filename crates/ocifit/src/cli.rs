@@ -183,13 +183,16 @@ pub struct FeaturesArgs {
     /// An architecture (amd64, arm64, ...) or family (x86, ppc64, ...); all when omitted.
     #[arg(value_name = "ARCH")]
     pub arch: Option<String>,
+    /// Only what a level guarantees: a variant of ARCH (v3, v8.2) or a level name (x86-64-v3, armv8.2-a).
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     pub format: TableFormat,
 }
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
-    /// A canonical name, Linux name or alias (avx2, pni, SSE42, sse4.2, lse).
+    /// A canonical name, Linux name or alias (avx2, pni, SSE42, sse4.2, lse), or a level name (x86-64-v3, armv8.2-a).
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Only look in this architecture's table.
