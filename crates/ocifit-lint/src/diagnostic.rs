@@ -69,10 +69,15 @@ pub enum Code {
     UnreachableEntry,
     /// A feature the entry's variant already guarantees.
     FeatureRedundant,
+    /// A level target (`amd64/v4`) would be given an entry meant for a lower
+    /// level although an entry meant for it is compatible.
+    LevelOutranked,
+    /// An entry's features name part of a level: the level name is probably meant.
+    LevelPartial,
 }
 
 impl Code {
-    pub const ALL: [Code; 11] = [
+    pub const ALL: [Code; 13] = [
         Code::Schema,
         Code::IndexInvalid,
         Code::FeaturesType,
@@ -84,6 +89,8 @@ impl Code {
         Code::NoFallback,
         Code::UnreachableEntry,
         Code::FeatureRedundant,
+        Code::LevelOutranked,
+        Code::LevelPartial,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +106,8 @@ impl Code {
             Code::NoFallback => "no-fallback",
             Code::UnreachableEntry => "unreachable-entry",
             Code::FeatureRedundant => "feature-redundant",
+            Code::LevelOutranked => "level-outranked",
+            Code::LevelPartial => "level-partial",
         }
     }
 
@@ -112,8 +121,10 @@ impl Code {
             | Code::DigestEncoding
             | Code::FeatureUnknown
             | Code::UnsafeOrder => Severity::Error,
-            Code::FeatureDuplicate | Code::NoFallback | Code::UnreachableEntry => Severity::Warning,
-            Code::FeatureRedundant => Severity::Info,
+            Code::FeatureDuplicate | Code::NoFallback | Code::UnreachableEntry | Code::LevelOutranked => {
+                Severity::Warning
+            }
+            Code::FeatureRedundant | Code::LevelPartial => Severity::Info,
         }
     }
 
@@ -134,6 +145,11 @@ impl Code {
             Code::NoFallback => "A platform has only entries that need CPU features.",
             Code::UnreachableEntry => "An entry that no target can ever select.",
             Code::FeatureRedundant => "A feature the entry's variant already guarantees.",
+            Code::LevelOutranked => {
+                "A level's machines (amd64/v4, arm64/v8.2) are given an entry meant for a lower level, \
+                 although an entry meant for theirs is compatible."
+            }
+            Code::LevelPartial => "An entry's features name part of a level; the level name is probably meant.",
         }
     }
 

@@ -85,7 +85,8 @@ fn fix_names(document: &mut Value, table: FeatureTable, fixes: &mut Vec<Fix>) {
         if let Some(family) = Family::of(&arch) {
             for (j, item) in features.iter_mut().enumerate() {
                 let Some(name) = item.as_str() else { continue };
-                if name.is_empty() || table.canonical(&arch, name).is_some() {
+                if name.is_empty() || table.canonical(&arch, name).is_some() || rules::ambiguous(family, name).is_some()
+                {
                     continue;
                 }
                 if let Some(id) = table.resolve(family, name.trim()).filter(|id| id.feature().valid_for(&arch)) {

@@ -20,8 +20,8 @@ use ocifit_core::docs::suggest;
 use ocifit_core::index::Entry;
 use ocifit_core::platform::normalize_arch;
 use ocifit_core::select::unknown_hint;
-use ocifit_core::target::guaranteed_features;
-use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select};
+use ocifit_core::target::{guaranteed_features, level_name};
+use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select, select};
 use serde_json::{Map, Value, json};
 
 use crate::diagnostic::{Code, Diagnostic};
@@ -183,6 +183,16 @@ pub(crate) fn groups(analysed: &[Analysed]) -> Vec<Vec<&Analysed>> {
     out
 }
 
+/// Spellings that mean different rows to different people. In an index
+/// they are reported with every candidate and never rewritten by `--fix`.
+pub const AMBIGUOUS: &[(Family, &str, &[&str])] = &[(Family::X86, "sse4", &["sse4_1", "sse4_2"])];
+
+/// The candidates of an ambiguous spelling (case-insensitive), if it is one.
+pub fn ambiguous(family: Family, name: &str) -> Option<&'static [&'static str]> {
+    let lower = name.trim().to_ascii_lowercase();
+    AMBIGUOUS.iter().find(|(f, n, _)| *f == family && *n == lower).map(|(_, _, c)| *c)
+}
+
 /// `linux/amd64/v3`, with `(os.version+os.features)` when present.
 pub(crate) fn describe(key: &Platform) -> String {
     key.to_string()
@@ -206,6 +216,128 @@ pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
     for group in groups(&analysed) {
         check_order(index, table, &group, out);
         check_unreachable(&group, out);
+    }
+    check_level_partial(&analysed, table, out);
+    check_level_outranked(index, table, &analysed, out);
+}
+
+/// The named levels of an architecture (`x86-64` .. `x86-64-v4`,
+/// `armv8-a` ..), each with the set it guarantees, lowest first; a level
+/// whose set equals an earlier one's (`armv9-a` = `armv8.5-a`) is left out.
+fn named_levels(table: FeatureTable, architecture: &str) -> Vec<(String, &'static str, FeatureSet)> {
+    let mut out: Vec<(String, &'static str, FeatureSet)> = Vec::new();
+    for level in table.levels(architecture) {
+        let Some(name) = level_name(level.architecture, level.variant) else { continue };
+        let set = guaranteed_features(table, architecture, level.variant);
+        if !out.iter().any(|(_, _, s)| *s == set) {
+            out.push((name, level.variant, set));
+        }
+    }
+    out
+}
+
+/// The position in `levels` of the lowest level whose set holds `effective`.
+fn level_of(levels: &[(String, &'static str, FeatureSet)], effective: &FeatureSet) -> Option<usize> {
+    levels.iter().position(|(_, _, set)| effective.is_subset(set))
+}
+
+/// `level-partial`: an entry whose requirements reach a level (need
+/// something it adds) but name only part of it. Authors who write
+/// `["avx512f"]` for "x86-64-v4 machines" rank below a `["avx2", "bmi2",
+/// ...]` build on those machines, and run on machines without avx512bw.
+fn check_level_partial(analysed: &[Analysed], table: FeatureTable, out: &mut Vec<Diagnostic>) {
+    let mut cache: HashMap<String, Vec<(String, &'static str, FeatureSet)>> = HashMap::new();
+    for a in analysed.iter().filter(|a| !a.unknown && !a.needs.is_empty()) {
+        let levels =
+            cache.entry(a.key.architecture.clone()).or_insert_with(|| named_levels(table, &a.key.architecture));
+        let Some(l) = level_of(levels, &a.effective) else { continue };
+        let (name, _, set) = &levels[l];
+        if l == 0 || a.effective == *set {
+            continue;
+        }
+        let mut missing = *set;
+        missing.subtract(&a.effective);
+        let shown: Vec<&str> = missing.sorted_names();
+        let more = if shown.len() > 8 {
+            format!("{} and {} more", shown[..8].join(", "), shown.len() - 8)
+        } else {
+            shown.join(", ")
+        };
+        out.push(Diagnostic::new(
+            Code::LevelPartial,
+            format!("/manifests/{}/platform/features", a.index),
+            format!(
+                "entry {} names part of {name} (not {more}): it also runs on machines below {name} that have what \
+                 it names, and ranks below builds whose features imply more",
+                a.index
+            ),
+            format!(
+                "if the build targets {name}, list the whole level: `ocifit index set-features SOURCE --entry {} \
+                 --features {name}` writes its canonical names",
+                a.index
+            ),
+        ));
+    }
+}
+
+/// Above this many entry checks (level targets × entries), `level-outranked`
+/// is skipped: each level target is one selection over the whole index.
+pub const MAX_LEVEL_CHECKS: usize = 1 << 22;
+
+/// `level-outranked`: for every named level of each architecture in the
+/// index (per os, os.version and os.features), select as a machine of that
+/// level would, and warn when an entry meant for the level (its
+/// requirements reach it) is compatible but the choice is an entry meant
+/// for a lower level.
+fn check_level_outranked(index: &Index, table: FeatureTable, analysed: &[Analysed], out: &mut Vec<Diagnostic>) {
+    let mut targets: Vec<Platform> = Vec::new();
+    for a in analysed {
+        let mut p = Platform::clone(&a.key);
+        p.variant = String::new();
+        if !targets.contains(&p) && level_name(&p.architecture, "").is_some() {
+            targets.push(p);
+        }
+    }
+    let mut reported: BTreeMap<usize, ()> = BTreeMap::new();
+    for base in targets {
+        let levels = named_levels(table, &base.architecture);
+        if levels.len().saturating_mul(index.len()) > MAX_LEVEL_CHECKS {
+            continue;
+        }
+        let level_of_entry = |i: usize| {
+            analysed.iter().find(|a| a.index == i).filter(|a| !a.unknown).and_then(|a| level_of(&levels, &a.effective))
+        };
+        for (l, (name, variant, _)) in levels.iter().enumerate().skip(1) {
+            let mut platform = base.clone();
+            platform.variant = variant.to_string();
+            let target = Target::guaranteed(&platform, table);
+            let selection = select(index, &target, table);
+            let Some(chosen) = selection.selected() else { continue };
+            let Some(chosen_level) = level_of_entry(chosen) else { continue };
+            if chosen_level >= l {
+                continue;
+            }
+            for c in &selection.candidates {
+                if level_of_entry(c.index) != Some(l) || reported.insert(c.index, ()).is_some() {
+                    continue;
+                }
+                let shown = platform.short();
+                out.push(Diagnostic::new(
+                    Code::LevelOutranked,
+                    entry_pointer(c.index),
+                    format!(
+                        "entry {} is meant for {name} machines ({shown}) and runs on them, but they are given \
+                         entry {chosen}, meant for {}: its features imply more ({} against {}), so it ranks higher",
+                        c.index, levels[chosen_level].0, selection.candidates[0].feature_count, c.feature_count
+                    ),
+                    format!(
+                        "list the whole level in entry {}: `ocifit index set-features SOURCE --entry {} --features \
+                         {name}`, so it ranks above entry {chosen} on {name} machines",
+                        c.index, c.index
+                    ),
+                ));
+            }
+        }
     }
 }
 
@@ -316,6 +448,23 @@ fn unknown(
             "no runtime can check CPU features there; remove platform.features from this entry",
         );
     };
+    if let Some(candidates) = ambiguous(family, name) {
+        let quoted: Vec<String> = candidates.iter().map(|c| format!("{c:?}")).collect();
+        return Diagnostic::new(
+            Code::FeatureUnknown,
+            at,
+            format!(
+                "unknown feature {name:?} for {arch}: ambiguous, it could mean {} (node-feature-discovery's SSE4 is \
+                 SSE4.1; Docker's old examples meant SSE4.2): no target selects this entry",
+                quoted.join(" or ")
+            ),
+            format!(
+                "write {} as the build needs; `ocifit lint --fix` does not guess (`ocifit explain {}` describes each)",
+                quoted.join(" or "),
+                candidates.join(" ")
+            ),
+        );
+    }
     let mut message = format!("unknown feature {name:?} for {arch}");
     if let Some(h) = unknown_hint(table, arch, name) {
         message.push_str(&format!(" ({h})"));

@@ -258,8 +258,10 @@ Checks, each with a stable code (docs/lint.md):
            feature-unknown (aliases too: an index must use canonical names),
            unsafe-order (an entry that needs features comes before its platform's
            fallback, so runtimes that ignore features pick it and may SIGILL)
-  warning  feature-duplicate, no-fallback, unreachable-entry
-  info     feature-redundant (guaranteed by the entry's variant)
+  warning  feature-duplicate, no-fallback, unreachable-entry, level-outranked (a
+           level's machines, e.g. amd64/v4, get a build meant for a lower level)
+  info     feature-redundant (guaranteed by the entry's variant), level-partial
+           (features that name part of a level: x86-64-v3, armv8.2-a, ...)
 
 --fix applies the safe fixes (alias -> canonical name, duplicates removed, fallback
 entries moved before the entries that need features) to the JSON document, changing
