@@ -162,3 +162,57 @@ fn s4_7_invalid_digest_rejected_and_command_line_targets_closed() {
     assert_eq!(rejected["reasons"][0]["digest"], "sha256:abc");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn s2_level_names_in_index_edits_and_fleet_profiles() {
+    let dir = std::env::temp_dir().join(format!("ocifit-levels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // index set-features: on a plain amd64 entry, x86-64-v3 writes the v2 and v3 names.
+    let out = ocifit(&["index", "set-features", EXAMPLE, "--entry", "1", "--features", "x86-64-v3"], None);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let written: Vec<String> = out.json()["manifests"][1]["platform"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    let table = ocifit_core::FeatureTable::builtin();
+    let mut want: Vec<&str> = ocifit_core::target::resolve_word(table, "amd64", "x86-64-v3")
+        .unwrap()
+        .into_iter()
+        .map(|id| id.feature().name)
+        .filter(|n| !["cmov", "cx8", "fpu", "fxsr", "mmx", "sse", "sse2"].contains(n))
+        .collect();
+    assert_eq!(written, want, "the v2 + v3 names, baseline left out");
+    assert!(written.contains(&"popcnt".to_string()) && written.contains(&"bmi2".to_string()));
+    // A level and a feature together, duplicates dropped.
+    let out =
+        ocifit(&["index", "set-features", EXAMPLE, "--entry", "1", "--features", "x86-64-v2,sha_ni,popcnt"], None);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    want = vec!["cx16", "lahf_lm", "popcnt", "sse3", "sse4_1", "sse4_2", "ssse3", "sha_ni"];
+    let doc = out.json();
+    let mut got: Vec<&str> =
+        doc["manifests"][1]["platform"]["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // A fleet profile may name a level.
+    let profiles = dir.join("profiles.json");
+    std::fs::write(
+        &profiles,
+        serde_json::to_vec(
+            &json!([{"name": "v3-node", "os": "linux", "architecture": "amd64", "features": ["x86-64-v3"]}]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let out = ocifit(&["fleet", "--format", "json", "--nodes", profiles.to_str().unwrap(), "--image", EXAMPLE], None);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let result = &out.json()["results"][0];
+    assert_eq!(
+        (result["verdict"].as_str(), result["selected"]["index"].as_u64()),
+        (Some("compatible"), Some(1)),
+        "{result}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
