@@ -335,6 +335,21 @@ fn generate(files: &[File]) -> String {
     }
     writeln!(out, "];").unwrap();
 
+    // Per row: the bit set of itself and everything it implies.
+    let words = rows.len().div_ceil(64);
+    writeln!(out, "pub(crate) static CLOSURES: [[u64; {words}]; {}] = [", rows.len()).unwrap();
+    for (id, (file, _, row)) in rows.iter().enumerate() {
+        let mut bits = vec![0u64; words];
+        bits[id / 64] |= 1 << (id % 64);
+        for name in closure(file, &row.name) {
+            let i = rows.iter().position(|(fl, _, r)| std::ptr::eq(*fl, *file) && r.name == name).unwrap();
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        let words: Vec<String> = bits.iter().map(|w| format!("{w:#x}")).collect();
+        writeln!(out, "    [{}],", words.join(", ")).unwrap();
+    }
+    writeln!(out, "];").unwrap();
+
     // (family, canonical name) -> id, sorted for binary search.
     let mut by_name: Vec<(usize, &str, usize)> =
         rows.iter().enumerate().map(|(id, (_, family, row))| (family_rank(family), row.name.as_str(), id)).collect();

@@ -387,6 +387,10 @@ fn check_features<'a>(
 /// `[a-z0-9]+([+._-][a-z0-9]+)*`, encoded `[a-zA-Z0-9=_-]+`, and for the
 /// registered `sha256` and `sha512` exactly 64 or 128 lowercase hex digits.
 pub fn digest_is_valid(digest: &str) -> bool {
+    // The common case in one pass: a well-formed sha256 digest.
+    if let Some(hex) = digest.strip_prefix("sha256:") {
+        return hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    }
     digest_problem_of(digest).is_none()
 }
 

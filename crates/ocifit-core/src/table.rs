@@ -287,7 +287,9 @@ impl FeatureSet {
     pub fn closure(&self) -> FeatureSet {
         let mut out = *self;
         for id in self.iter() {
-            out.extend(id.feature().implied.iter().copied());
+            for (a, b) in out.0.iter_mut().zip(CLOSURES[id.0]) {
+                *a |= b;
+            }
         }
         out
     }
