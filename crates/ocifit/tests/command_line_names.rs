@@ -216,3 +216,34 @@ fn s2_level_names_in_index_edits_and_fleet_profiles() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn s4_6_a_profile_without_an_implied_feature_lacks_it_implied_by_the_listed_one() {
+    // A host profile is what was detected, not closed: this VM reports
+    // avx512f but masks avx2. The entry's closure needs avx2.
+    let dir = std::env::temp_dir().join(format!("ocifit-implied-by-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profiles = dir.join("profiles.json");
+    let features = ["avx512f", "fma", "f16c", "avx", "sse4_2", "sse4_1", "ssse3", "sse3", "sse2", "sse"];
+    std::fs::write(
+        &profiles,
+        serde_json::to_vec(&json!([{"name": "odd-vm", "os": "linux", "architecture": "amd64", "features": features}]))
+            .unwrap(),
+    )
+    .unwrap();
+    let image = dir.join("index.json");
+    let entry = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+        "digest": format!("sha256:{:064x}", 1), "platform": {"os": "linux", "architecture": "amd64", "features": ["avx512f"]}});
+    std::fs::write(&image, serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [entry]})).unwrap()).unwrap();
+    let (p, i) = (profiles.to_str().unwrap(), image.to_str().unwrap());
+    let text = ocifit(&["fleet", "--nodes", p, "--image", i, "--only-incompatible"], None);
+    assert_eq!(text.code, Some(1), "{}", text.stderr);
+    assert!(text.stdout.contains("#0 lacks avx2 (implied by avx512f)"), "{}", text.stdout);
+    let doc = ocifit(&["fleet", "--nodes", p, "--image", i, "--format", "json"], None).json();
+    let reason = &doc["results"][0]["rejected"][0]["reasons"][0];
+    assert_eq!(
+        *reason,
+        json!({"code": "feature-unsupported", "message": "needs avx2 (implied by avx512f), which the target lacks", "feature": "avx2", "impliedBy": "avx512f"})
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -197,11 +197,14 @@ fn reasons_text(index: &Index, rejected: &[Rejection]) -> String {
         |r: &Rejection| r.reasons.iter().any(|x| matches!(x.code(), "no-platform" | "os-mismatch" | "arch-mismatch"));
     let mut parts: Vec<String> = Vec::new();
     for r in rejected.iter().filter(|r| !elsewhere(r)) {
-        let lacks: Vec<&str> = r
+        let lacks: Vec<String> = r
             .reasons
             .iter()
             .filter_map(|x| match x {
-                Reason::FeatureUnsupported { feature, .. } => Some(feature.as_str()),
+                Reason::FeatureUnsupported { feature, implied_by: None } => Some(feature.clone()),
+                Reason::FeatureUnsupported { feature, implied_by: Some(by) } => {
+                    Some(format!("{feature} (implied by {by})"))
+                }
                 _ => None,
             })
             .collect();
