@@ -52,10 +52,21 @@ run registry-vs-skopeo bench/registry-vs-skopeo.sh 20
 run fleet bench/fleet.sh 10000 500 3 10 100 1000
 fi
 
+# The page is checked in: write no path of this machine into it. The build
+# directory becomes `target`, the repository root `.`, a script's
+# temporary directory (mktemp -d) `$WORK`, the home directory `~`.
+root="$PWD"
+tmp_root="${TMPDIR:-/tmp}"
+tmp_root="${tmp_root%/}"
+relative() {
+  sed -e "s#$CARGO_TARGET_DIR#target#g" -e "s#$root/##g" -e "s#$root#.#g" \
+    -e "s#$tmp_root/tmp\.[A-Za-z0-9]*#\$WORK#g" -e "s#$HOME/#~/#g"
+}
+
 {
   echo "# Performance"
   echo
-  echo "Written by \`bench/run-all.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); rerun it to check. How the numbers were reached and what limits them: [performance-notes.md](performance-notes.md)."
+  echo "Written by \`bench/run-all.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); rerun it to check. How the numbers were reached and what limits them: [performance-notes.md](performance-notes.md). Paths are relative to the repository root (\`target\` is the build directory); \`\$WORK\` is a benchmark's temporary directory."
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Versions: $(rustc --version), ocifit $("$CARGO_TARGET_DIR/release/ocifit" --version | cut -d' ' -f2), $(jq --version), $(skopeo --version), hyperfine $(hyperfine --version | cut -d' ' -f2), archspec $("$CARGO_TARGET_DIR/archspec-venv/bin/pip" show archspec 2>/dev/null | sed -n 's/^Version: //p')."
@@ -75,5 +86,5 @@ fi
     grep -v '^RESULT |' "$out/$name.txt" | grep -vE '^(Gnuplot|Benchmarking|Warming|Collecting|Analyzing|Found [0-9]+ outliers| +[0-9]+ \((low|high) )' | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g'
     echo '```'
   done
-} > docs/performance.md
+} | relative > docs/performance.md
 echo "wrote docs/performance.md" >&2

@@ -7,8 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
+# --- the repository stands alone ----------------------------------------------
+# Nothing may point outside it: no data beside the repository, no path of a
+# development machine, no outside specification (see the script).
+scripts/check-standalone.sh
+
 # --- apt packages -----------------------------------------------------------
 apt_packages=(jq docker-registry skopeo apache2-utils openssl)
+# k8s affinity --output patch is applied with `kubectl patch --local` (crates/ocifit/tests/fleet.rs);
+# Debian's kubectl is in kubernetes-client, unless a kubectl is already installed
+command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
+# chattr (tests/index.rs: an in-place write interrupted by an immutable layout)
+apt_packages+=(e2fsprogs)
+# help, completions and manual pages (crates/ocifit/tests/help.rs): the shells
+# the completion scripts are loaded into, man and groff to render docs/man/
+apt_packages+=(bash zsh fish man-db groff-base)
 # host detection on emulated CPUs (crates/ocifit/tests/host_emulated.rs):
 # qemu-user, and a cross linker + C library for every non-x86 architecture
 # tested there (see `cross_targets` below)
@@ -40,6 +53,14 @@ fi
 # --- style --------------------------------------------------------------------
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# --- dependencies: licences, bans, sources (deny.toml) -------------------------
+# Offline: the advisory database cannot be fetched, so advisories are not checked.
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-deny"
+  cargo install --locked --quiet cargo-deny
+fi
+cargo deny --offline check licenses bans sources
 
 # --- emulated CPUs for `ocifit host` -----------------------------------------
 # x86-64 models run the test build under qemu-x86_64; every other

@@ -11,7 +11,7 @@
 //! - [`target`] and [`select`](mod@select): what we select for (command-line
 //!   targets, level names, closure), and the matcher.
 //!
-//! The rules implemented are `SEMANTICS.md` (§1–6, §8); each function names
+//! The rules implemented are `docs/semantics.md` (§1–6, §8); each function names
 //! the section it implements, and `docs/semantics.md` records the decisions
 //! taken where the page is silent.
 //!

@@ -1,4 +1,5 @@
-//! containerd's own platform test vectors (`shared/conformance/containerd-platforms.json`),
+//! containerd's own platform test vectors (`tests/data/conformance/containerd-platforms.json`
+//! in the repository root),
 //! run against ocifit's parser, normalization (§3), fallback vector (§4.3),
 //! Windows rules (§4.4, §4.5) and ranking (§5).
 //!
@@ -12,9 +13,9 @@ use ocifit_core::{FeatureSet, FeatureTable, Index, Platform, Reason, Target, sel
 use serde_json::{Value, json};
 
 fn vectors() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/containerd-platforms.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/conformance/containerd-platforms.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (the conformance data lives in ../shared beside the repo)", path.display())
+        panic!("{}: {e} (the conformance data is tests/data/conformance/ in the repository)", path.display())
     });
     serde_json::from_str(&text).unwrap()
 }

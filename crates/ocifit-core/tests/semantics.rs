@@ -1,4 +1,4 @@
-//! One test per rule of SEMANTICS.md §1–§6 and the target rule of §8,
+//! One test per rule of docs/semantics.md §1–§6 and the target rule of §8,
 //! named after the rule. Table-driven where the rule has cases.
 
 use ocifit_core::index::IndexErrorKind;

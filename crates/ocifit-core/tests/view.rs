@@ -1,4 +1,4 @@
-//! SEMANTICS §1 holds for both parsers: `IndexView` (the fast read-only
+//! docs/semantics.md §1 holds for both parsers: `IndexView` (the fast read-only
 //! parser, used by select and resolve) against `Index` (the document):
 //! on every input they must agree: the same error, or the same entries,
 //! the same selection and the same report. Table-driven for the cases that

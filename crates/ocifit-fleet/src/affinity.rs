@@ -15,8 +15,16 @@
 //! expressions of one term ANDed): the features' own labels, then
 //! `X86_64_V2`, `X86_64_V3`, `X86_64_V4` with the labels of what that level
 //! leaves out — stopping at the first level that covers everything, since
-//! NFD publishes the level labels cumulatively. A term another term implies
-//! is dropped; terms that differ only in the architecture are merged.
+//! NFD publishes the level labels cumulatively. A term is dropped when every
+//! node it admits is admitted by another term — its expressions include the
+//! other's, once a level label is read as what NFD always publishes with it
+//! (the lower levels, and the labels of the level's features NFD does not
+//! hide: an `X86_64_V4` node also has `AVX512F`); terms that differ only in
+//! the architecture are merged.
+//!
+//! With [`Labels::Ocifit`] the terms use the labels `ocifit host --format
+//! nfd` installs instead (`feature.node.kubernetes.io/ocifit-feature.<name>`):
+//! every feature has one, so every entry is expressible, with one term each.
 //!
 //! A feature NFD has no name for cannot be proven: an entry that needs one
 //! is left out of the terms ([`Plan::notes`] says so).
@@ -24,7 +32,7 @@
 //! This admits a node exactly when `ocifit fleet` finds a compatible entry
 //! for its labels (the property test `affinity_admits_exactly_the_compatible_nodes`).
 //! What a runtime that ignores features pulls there is another question
-//! (SEMANTICS §6): see [`Plan::notes`] and `docs/kubernetes.md`.
+//! (docs/semantics.md §6): see [`Plan::notes`] and `docs/kubernetes.md`.
 
 use std::collections::BTreeSet;
 
@@ -112,11 +120,35 @@ fn requirement(key: &str, value: &str) -> Requirement {
     Requirement { key: key.into(), values: vec![value.into()] }
 }
 
-/// Plan the affinity of `index`.
+/// Which node labels the terms use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Labels {
+    /// node-feature-discovery's `cpu-cpuid` labels (and level labels).
+    #[default]
+    Nfd,
+    /// The labels of `ocifit host --format nfd` (complete: every feature).
+    Ocifit,
+}
+
+/// What to plan: which labels, and optionally one entry only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub labels: Labels,
+    /// Only this entry (for deploying it by digest): its terms, no
+    /// preferences, no notes about what runtimes pull from the index.
+    pub entry: Option<usize>,
+}
+
+/// Plan the affinity of `index` with NFD's labels.
 pub fn plan(index: &Index) -> Plan {
+    plan_with(index, Options::default())
+}
+
+/// Plan the affinity of `index`.
+pub fn plan_with(index: &Index, options: Options) -> Plan {
     let table = FeatureTable::builtin();
     let mut plan = Plan::default();
-    for entry in index.entries() {
+    for entry in index.entries().filter(|e| options.entry.is_none_or(|only| only == e.index)) {
         let Some(p) = entry.platform else { continue };
         let os = normalize_os(p.os);
         let (arch, variant) = normalize_arch(p.architecture, p.variant);
@@ -156,7 +188,7 @@ pub fn plan(index: &Index) -> Plan {
         let features = features.closure();
         let mut unnamed = BTreeSet::new();
         for node_arch in node_architectures() {
-            match alternative(entry.index, &os, &arch, &variant, &features, node_arch) {
+            match alternative(entry.index, &os, &arch, &variant, &features, node_arch, options.labels) {
                 Ok(Some(alt)) => plan.alternatives.push(alt),
                 Ok(None) => {}
                 Err(names) => unnamed.extend(names),
@@ -169,9 +201,11 @@ pub fn plan(index: &Index) -> Plan {
             ));
         }
     }
-    plan.required = required_terms(&plan.alternatives);
-    plan.preferred = preferences(index, &plan.alternatives);
-    plan.notes.extend(legacy_notes(index, &plan.alternatives));
+    plan.required = required_terms(&plan.alternatives, options.labels);
+    if options.entry.is_none() {
+        plan.preferred = preferences(index, &plan.alternatives, options.labels);
+        plan.notes.extend(legacy_notes(index, &plan.alternatives));
+    }
     plan
 }
 
@@ -184,6 +218,7 @@ fn alternative(
     variant: &str,
     features: &FeatureSet,
     node_arch: &str,
+    labels: Labels,
 ) -> Result<Option<Alternative>, Vec<&'static str>> {
     let table = FeatureTable::builtin();
     let variants = node_variants(node_arch);
@@ -200,9 +235,14 @@ fn alternative(
     let mut needs = *features;
     needs.union(&guaranteed_features(table, node_arch, lowest));
     needs.subtract(&guaranteed_features(table, node_arch, &variants[0]));
+    let base = vec![requirement(nfd::OS_LABEL, os), requirement(nfd::ARCH_LABEL, node_arch)];
+    if labels == Labels::Ocifit {
+        let mut term = base;
+        term.extend(needs.sorted_names().into_iter().map(|n| requirement(&nfd::ocifit_feature_label(n), "true")));
+        return Ok(Some(Alternative { entry, architecture: node_arch.into(), needs, terms: vec![term] }));
+    }
     let vocabulary = Vocabulary::for_architecture(node_arch);
     let name = |id: FeatureId| vocabulary.and_then(|v| v.name(id));
-    let base = vec![requirement(nfd::OS_LABEL, os), requirement(nfd::ARCH_LABEL, node_arch)];
     let levels: &[(&str, &str)] = if node_arch == "amd64" { &nfd::X86_LEVELS[1..] } else { &[] };
     let mut terms = Vec::new();
     let mut unnamed = Vec::new();
@@ -235,18 +275,23 @@ fn alternative(
 
 /// Every alternative's terms, without those another term implies, with
 /// terms that differ only in the architecture merged.
-fn required_terms(alternatives: &[Alternative]) -> Vec<Term> {
+fn required_terms(alternatives: &[Alternative], labels: Labels) -> Vec<Term> {
     let mut all: Vec<(BTreeSet<Requirement>, usize)> = Vec::new();
     for alt in alternatives {
         for term in &alt.terms {
             all.push((term.iter().cloned().collect(), alt.entry));
         }
     }
-    // A term whose requirements include another's admits a subset of its nodes.
+    // What every node a term admits certainly carries.
+    let carried: Vec<BTreeSet<Requirement>> =
+        all.iter().map(|(set, _)| if labels == Labels::Nfd { with_implied_labels(set) } else { set.clone() }).collect();
+    // A term whose nodes all carry another term's requirements admits a
+    // subset of its nodes; of two terms that admit the same nodes, the
+    // earlier stays.
     let implied = |i: usize| {
-        all.iter()
-            .enumerate()
-            .any(|(j, (other, _))| j != i && other.is_subset(&all[i].0) && (other.len() < all[i].0.len() || j < i))
+        all.iter().enumerate().any(|(j, (other, _))| {
+            j != i && other.is_subset(&carried[i]) && (!all[i].0.is_subset(&carried[j]) || j < i)
+        })
     };
     let kept: Vec<usize> = (0..all.len()).filter(|i| !implied(*i)).collect();
     let mut terms: Vec<Term> = Vec::new();
@@ -278,6 +323,29 @@ fn required_terms(alternatives: &[Alternative]) -> Vec<Term> {
     terms
 }
 
+/// A term's requirements plus the labels NFD publishes on every node that
+/// meets them: with `X86_64_V<n>`, the lower level labels and the labels of
+/// the level's features that are not hidden by default (a feature NFD labels
+/// whenever present).
+fn with_implied_labels(term: &BTreeSet<Requirement>) -> BTreeSet<Requirement> {
+    let mut all = term.clone();
+    let is_true = |r: &Requirement| r.values == ["true"];
+    let top = nfd::X86_LEVELS
+        .iter()
+        .rposition(|(label, _)| term.iter().any(|r| is_true(r) && r.key == nfd::cpuid_label(label)));
+    let (Some(top), Some(vocabulary)) = (top, Vocabulary::for_architecture("amd64")) else { return all };
+    let table = FeatureTable::builtin();
+    for (label, _) in &nfd::X86_LEVELS[..top] {
+        all.insert(requirement(&nfd::cpuid_label(label), "true"));
+    }
+    for id in guaranteed_features(table, "amd64", nfd::X86_LEVELS[top].1).iter() {
+        if let Some(name) = vocabulary.name(id).filter(|_| !vocabulary.hidden_by_default().contains(id)) {
+            all.insert(requirement(&nfd::cpuid_label(name), "true"));
+        }
+    }
+    all
+}
+
 /// `kubernetes.io/os`, `kubernetes.io/arch`, then the CPU labels in order.
 fn ordered(mut requirements: Vec<Requirement>) -> Vec<Requirement> {
     let rank = |r: &Requirement| match r.key.as_str() {
@@ -295,7 +363,7 @@ fn ordered(mut requirements: Vec<Requirement>) -> Vec<Requirement> {
 /// among the others on that architecture (§5): the best gets 100, the
 /// others evenly less. The term is the shortest one NFD's default labels can
 /// match.
-fn preferences(index: &Index, alternatives: &[Alternative]) -> Vec<Preference> {
+fn preferences(index: &Index, alternatives: &[Alternative], labels: Labels) -> Vec<Preference> {
     let table = FeatureTable::builtin();
     let mut out = Vec::new();
     let mut arches: Vec<&str> = Vec::new();
@@ -313,7 +381,10 @@ fn preferences(index: &Index, alternatives: &[Alternative]) -> Vec<Preference> {
             alternatives.iter().filter(|a| a.architecture == arch && !a.needs.is_empty()).collect();
         ranked.sort_by_key(|a| order.iter().position(|i| *i == a.entry).unwrap_or(usize::MAX));
         let n = ranked.len() as i32;
-        let hidden = Vocabulary::for_architecture(arch).map(|v| *v.hidden_by_default()).unwrap_or_default();
+        let hidden = match labels {
+            Labels::Nfd => Vocabulary::for_architecture(arch).map(|v| *v.hidden_by_default()).unwrap_or_default(),
+            Labels::Ocifit => FeatureSet::new(),
+        };
         for (k, alt) in ranked.into_iter().enumerate() {
             let weight = 100 * (n - k as i32) / n;
             let default_visible = |term: &&Vec<Requirement>| {
@@ -347,7 +418,7 @@ fn legacy_notes(index: &Index, alternatives: &[Alternative]) -> Vec<String> {
         let needs = index.entry(pulled).and_then(|e| e.platform).map(|p| p.features().collect::<Vec<_>>().join(" "));
         notes.push(format!(
             "entry {}: nodes admitted for it on {} are given entry {pulled} (needs {}) by runtimes that ignore features \
-             (containerd, CRI-O: SEMANTICS §6); put a fallback first (ocifit lint)",
+             (containerd, CRI-O: docs/semantics.md §6); put a fallback first (ocifit lint)",
             alt.entry,
             alt.architecture,
             needs.unwrap_or_default()
@@ -358,6 +429,15 @@ fn legacy_notes(index: &Index, alternatives: &[Alternative]) -> Vec<String> {
 }
 
 impl Plan {
+    /// A strategic-merge patch that sets the affinity of the Pod template of
+    /// a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job (`kubectl
+    /// patch KIND NAME --patch-file FILE`). `nodeSelectorTerms` has no merge
+    /// key, so the patch replaces the terms rather than adding to them.
+    pub fn patch(&self) -> serde_json::Value {
+        let affinity = serde_json::to_value(self.affinity()).expect("an Affinity always serializes");
+        serde_json::json!({"spec": {"template": {"spec": {"affinity": affinity}}}})
+    }
+
     /// The Pod `affinity` (what goes under `spec.affinity`).
     pub fn affinity(&self) -> Affinity {
         let term = |reqs: &[Requirement]| NodeSelectorTerm {
@@ -447,6 +527,43 @@ mod tests {
         let terms: Vec<Vec<String>> = plan.required.iter().map(keys).collect();
         assert_eq!(terms, [vec!["os=linux", "arch=amd64|arm64|arm"]]);
         assert_eq!(plan.preferred.iter().map(|p| (p.entry, p.weight)).collect::<Vec<_>>(), [(1, 100)]);
+    }
+
+    /// An `X86_64_V4` node carries `X86_64_V3` and the AVX-512 labels: a
+    /// term needing only V4 after terms those labels satisfy admits nothing new.
+    #[test]
+    fn no_term_admits_only_nodes_another_term_admits() {
+        let plan = plan(&index(&[
+            r#"{"os":"linux","architecture":"amd64","features":["avx2","bmi2"]}"#,
+            r#"{"os":"linux","architecture":"amd64","features":["avx512f","bmi2"]}"#,
+        ]));
+        let terms: Vec<Vec<String>> = plan.required.iter().map(keys).collect();
+        assert_eq!(
+            terms,
+            [
+                vec!["os=linux", "arch=amd64", "AVX2=true", "BMI2=true"],
+                vec!["os=linux", "arch=amd64", "X86_64_V3=true"],
+                vec!["os=linux", "arch=amd64", "AVX512F=true", "BMI2=true"],
+            ]
+        );
+        let avx512 =
+            super::plan(&index(&[r#"{"os":"linux","architecture":"amd64","features":["avx512f","avx512bw"]}"#]));
+        let terms: Vec<Vec<String>> = avx512.required.iter().map(keys).collect();
+        assert_eq!(terms, [vec!["os=linux", "arch=amd64", "AVX512BW=true", "AVX512F=true"]], "no X86_64_V4 term");
+    }
+
+    #[test]
+    fn ocifit_labels_express_every_feature_and_one_entry_alone() {
+        let idx = index(&[
+            r#"{"os":"linux","architecture":"amd64"}"#,
+            r#"{"os":"linux","architecture":"amd64","features":["rdpid","avx2"]}"#,
+        ]);
+        let plan = plan_with(&idx, Options { labels: Labels::Ocifit, entry: Some(1) });
+        let terms: Vec<Vec<String>> = plan.required.iter().map(keys).collect();
+        assert_eq!(terms, [vec!["os=linux", "arch=amd64", "avx2=true", "rdpid=true"]]);
+        assert!(plan.required[0].requirements[2].key.starts_with("feature.node.kubernetes.io/ocifit-feature."));
+        assert!(plan.preferred.is_empty() && plan.notes.is_empty(), "{:?}", plan.notes);
+        assert!(plan_with(&idx, Options { labels: Labels::Nfd, entry: Some(1) }).required.is_empty(), "rdpid");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! - [`nfd`] is node-feature-discovery's vocabulary (data): label names, the
 //!   flags its default configuration hides, the `X86_64_V<n>` levels;
 //! - [`check`] decides every (image, node group) pair;
+//! - [`report`] writes the images × nodes report (text, JSON, CSV), with
+//!   one error row for each image that could not be read;
 //! - [`affinity`] writes a Pod `affinity` that admits exactly the labelled
 //!   nodes on which some entry runs, and prefers those that run the best one;
 //! - [`yaml`] prints such objects as YAML.
@@ -43,8 +45,10 @@ pub mod check;
 pub mod nfd;
 pub mod nodes;
 pub mod profile;
+pub mod report;
 pub mod yaml;
 
 pub use check::{ImageCheck, Outcome, Prepared, Verdict};
 pub use nodes::{Fleet, Group, Node, NodeInputError};
 pub use profile::{NodeProfile, Published};
+pub use report::{ImageResult, Report};

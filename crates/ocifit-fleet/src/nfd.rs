@@ -499,6 +499,18 @@ impl Vocabulary {
     }
 }
 
+/// The prefix of the labels `ocifit host --format nfd` writes (through
+/// NFD's `local` source): `ocifit-os`, `ocifit-architecture`,
+/// `ocifit-variant`, and `ocifit-feature.<name>=true` for every feature the
+/// host has (canonical names). They are complete: a node with them has
+/// nothing its labels cannot tell.
+pub const OCIFIT_LABEL_PREFIX: &str = "feature.node.kubernetes.io/ocifit-";
+
+/// The ocifit label of a feature (`avx2` → `feature.node.kubernetes.io/ocifit-feature.avx2`).
+pub fn ocifit_feature_label(name: &str) -> String {
+    format!("{OCIFIT_LABEL_PREFIX}feature.{name}")
+}
+
 /// The label of a CPUID name (`AVX2` → `feature.node.kubernetes.io/cpu-cpuid.AVX2`).
 pub fn cpuid_label(name: &str) -> String {
     format!("{CPUID_LABEL_PREFIX}{name}")

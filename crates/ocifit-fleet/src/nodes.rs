@@ -2,13 +2,13 @@
 //!
 //! | input | how it is recognised | what it proves |
 //! | --- | --- | --- |
-//! | `kubectl get nodes -o json` (`List`/`NodeList`, or one `Node`) | items of kind `Node` (or with labels) | `kubernetes.io/os`, `kubernetes.io/arch`, NFD CPUID labels |
+//! | `kubectl get nodes -o json` (`List`/`NodeList`, or one `Node`) | items of kind `Node` (or with labels) | `kubernetes.io/os`, `kubernetes.io/arch`, NFD CPUID labels; with the labels of `ocifit host --format nfd`: exact |
 //! | `kubectl get nodefeatures -A -o json` (`List`/`NodeFeatureList`, or one `NodeFeature`) | items of kind `NodeFeature` | every CPUID name NFD knows (`spec.features.flags["cpu.cpuid"]`) |
 //! | a JSON array of host profiles | a top-level array | `ocifit host --format json` objects plus `name`: exact |
-//! | a directory of `/proc/cpuinfo` captures, or one capture | not JSON | one node per file, named after it: exact |
+//! | a directory of `/proc/cpuinfo` captures or `ocifit host --dump-cpuid` files, or one such file | not JSON | one node per file, named after it: exact |
 //!
 //! A node may appear in several inputs; the most precise wins (a profile or
-//! capture over a `NodeFeature` over labels), and a `NodeFeature` takes its
+//! capture over ocifit's labels over a `NodeFeature` over NFD's labels), and a `NodeFeature` takes its
 //! architecture from the node's labels when both are given. The same node
 //! twice at the same precision is an error.
 
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use ocifit_core::target::resolve_word;
+use ocifit_core::target::{resolve_for, resolve_word};
 use ocifit_core::{FeatureSet, FeatureTable, Platform, Target};
 use serde::Deserialize;
 
@@ -75,8 +75,9 @@ pub struct NodeRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Evidence {
-    /// Node labels.
-    Labels { os: String, architecture: String, os_version: String, names: Names },
+    /// Node labels; `ocifit` is the target ocifit's own labels describe
+    /// (complete), when the node has them.
+    Labels { os: String, architecture: String, os_version: String, names: Names, ocifit: Option<Target> },
     /// A `NodeFeature`; the architecture guessed from its names, if possible.
     NodeFeature { architecture: Option<String>, names: Names },
     /// A profile or capture: every feature known, except `unknown`.
@@ -102,9 +103,10 @@ impl Names {
 impl Evidence {
     fn precision(&self) -> u8 {
         match self {
-            Evidence::Labels { .. } => 1,
+            Evidence::Labels { ocifit: None, .. } => 1,
             Evidence::NodeFeature { .. } => 2,
-            Evidence::Exact { .. } => 3,
+            Evidence::Labels { ocifit: Some(_), .. } => 3,
+            Evidence::Exact { .. } => 4,
         }
     }
 }
@@ -127,7 +129,7 @@ pub fn read_path(path: &Path) -> Result<Vec<NodeRecord>, NodeInputError> {
         .collect();
     entries.sort();
     if entries.is_empty() {
-        return Err(err("an empty directory (expected one /proc/cpuinfo capture per node)".into()));
+        return Err(err("an empty directory (expected one /proc/cpuinfo capture or CPUID dump per node)".into()));
     }
     let mut records = Vec::with_capacity(entries.len());
     for file in entries {
@@ -136,7 +138,7 @@ pub fn read_path(path: &Path) -> Result<Vec<NodeRecord>, NodeInputError> {
             std::fs::read(&file).map_err(|e| NodeInputError { origin: origin.clone(), problem: io_problem(&e) })?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| NodeInputError { origin: origin.clone(), problem: "not UTF-8 text".into() })?;
-        records.push(cpuinfo_record(text, &origin, &file_node_name(&file))?);
+        records.push(capture_record(text, &origin, &file_node_name(&file))?);
     }
     Ok(records)
 }
@@ -180,15 +182,21 @@ pub fn parse(bytes: &[u8], origin: &str, name: &str) -> Result<Vec<NodeRecord>, 
         None => Err(err("empty".into())),
         Some(_) => {
             let text = std::str::from_utf8(bytes).map_err(|_| err("not UTF-8 text".into()))?;
-            Ok(vec![cpuinfo_record(text, origin, name)?])
+            Ok(vec![capture_record(text, origin, name)?])
         }
     }
 }
 
-fn cpuinfo_record(text: &str, origin: &str, name: &str) -> Result<NodeRecord, NodeInputError> {
+/// A `/proc/cpuinfo` capture or an `ocifit host --dump-cpuid` file (CPUID
+/// tells every x86 feature: exact).
+fn capture_record(text: &str, origin: &str, name: &str) -> Result<NodeRecord, NodeInputError> {
+    if let Ok(profile) = ocifit_host::from_cpuid_dump(text) {
+        let evidence = Evidence::Exact { target: profile.target, unknown: FeatureSet::new() };
+        return Ok(NodeRecord { name: name.into(), origin: origin.into(), evidence });
+    }
     let profile = ocifit_host::from_cpuinfo(text, None).map_err(|e| NodeInputError {
         origin: origin.into(),
-        problem: format!("not a /proc/cpuinfo capture, a node list, NodeFeatures or host profiles ({e})"),
+        problem: format!("not a /proc/cpuinfo capture, a CPUID dump, a node list, NodeFeatures or host profiles ({e})"),
     })?;
     let target = profile.target;
     // Rows Linux does not show in /proc/cpuinfo cannot be told from a capture.
@@ -317,15 +325,55 @@ impl K8sObject<'_> {
                         .filter(|(_, v)| v.as_ref() == "true")
                         .filter_map(|(k, _)| k.strip_prefix(nfd::CPUID_LABEL_PREFIX)),
                 );
+                let ocifit = ocifit_target(&labels, &os, &architecture, &os_version)
+                    .map_err(|problem| format!("node {name:?}: {problem}"))?;
                 Ok(NodeRecord {
                     name,
                     origin: origin.into(),
-                    evidence: Evidence::Labels { os, architecture, os_version, names },
+                    evidence: Evidence::Labels { os, architecture, os_version, names, ocifit },
                 })
             }
             other => Err(format!("an object of kind {other:?} (expected Node or NodeFeature)")),
         }
     }
+}
+
+/// The target `ocifit host --format nfd`'s labels describe, if the node has
+/// them: its platform and every feature (names ocifit does not know, from a
+/// newer ocifit, are skipped).
+fn ocifit_target(
+    labels: &Labels<'_>,
+    os: &str,
+    architecture: &str,
+    os_version: &str,
+) -> Result<Option<Target>, String> {
+    let ocifit: Vec<(&str, &str)> = labels
+        .0
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(nfd::OCIFIT_LABEL_PREFIX).map(|k| (k, v.as_ref())))
+        .collect();
+    if ocifit.is_empty() {
+        return Ok(None);
+    }
+    let get = |key: &str| ocifit.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let os = get("os").unwrap_or(os);
+    let labelled = Platform::new(os, architecture, "").normalized().architecture;
+    let architecture = get("architecture").unwrap_or(&labelled);
+    let mut platform = Platform::new(os, architecture, get("variant").unwrap_or("")).normalized();
+    if platform.architecture != labelled {
+        return Err(format!("its ocifit labels say {} but {} says {labelled}", platform.architecture, nfd::ARCH_LABEL));
+    }
+    platform.os_version = os_version.to_string();
+    let table = FeatureTable::builtin();
+    let mut features = ocifit_core::target::guaranteed_features(table, &platform.architecture, &platform.variant);
+    for (key, value) in &ocifit {
+        if let Some(name) = key.strip_prefix("feature.").filter(|_| *value == "true")
+            && let Ok(id) = resolve_for(table, &platform.architecture, name)
+        {
+            features.insert(id);
+        }
+    }
+    Ok(Some(Target { platform, features }))
 }
 
 /// The architecture a `NodeFeature`'s CPUID names come from (it carries no
@@ -365,7 +413,12 @@ struct ProfileJson {
 
 impl ProfileJson {
     fn record(self, origin: &str, i: usize) -> Result<NodeRecord, String> {
-        let name = self.name.filter(|n| !n.is_empty()).ok_or_else(|| format!("[{i}] has no \"name\""))?;
+        let name = self.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| format!("[{i}] has no \"name\""))?;
+        let target = self.target().map_err(|e| format!("node {name:?}: {e}"))?;
+        Ok(NodeRecord { name, origin: origin.into(), evidence: Evidence::Exact { target, unknown: FeatureSet::new() } })
+    }
+
+    fn target(self) -> Result<Target, String> {
         let mut platform = Platform::new(&self.os, &self.architecture, &self.variant);
         platform.os_version = self.os_version;
         platform.os_features = self.os_features;
@@ -373,12 +426,19 @@ impl ProfileJson {
         let table = FeatureTable::builtin();
         for f in &self.features {
             // A feature name or a level name (x86-64-v3: its whole set).
-            let ids =
-                resolve_word(table, &target.platform.architecture, f).map_err(|e| format!("node {name:?}: {e}"))?;
+            let ids = resolve_word(table, &target.platform.architecture, f).map_err(|e| e.to_string())?;
             target.features.extend(ids);
         }
-        Ok(NodeRecord { name, origin: origin.into(), evidence: Evidence::Exact { target, unknown: FeatureSet::new() } })
+        Ok(target)
     }
+}
+
+/// The target one `ocifit host --format json` object describes (a node's
+/// profile, `"name"` optional): what `select --profile FILE` selects for.
+pub fn profile_target(bytes: &[u8]) -> Result<Target, String> {
+    let profile: ProfileJson =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a host profile (ocifit host --format json): {e}"))?;
+    profile.target()
 }
 
 impl Fleet {
@@ -440,7 +500,8 @@ fn merge(name: &str, mut records: Vec<NodeRecord>) -> Result<(String, NodeProfil
         _ => None,
     });
     let profile = match &best.evidence {
-        Evidence::Labels { os, architecture, os_version, names } => {
+        Evidence::Labels { ocifit: Some(target), .. } => NodeProfile::exact(target.clone()),
+        Evidence::Labels { os, architecture, os_version, names, ocifit: None } => {
             let mut p = NodeProfile::from_nfd(os, architecture, names.iter(), Published::Labels);
             p.min.platform.os_version.clone_from(os_version);
             p.max.platform.os_version.clone_from(os_version);

@@ -144,9 +144,13 @@ pub fn rows_valid_for(architecture: &str) -> FeatureSet {
 /// variant is the highest one `features` prove (amd64: the x86-64 level
 /// whose features are all present; arm64: `ocifit_host`'s rule); other
 /// architectures keep the platform's variant. The features include what
-/// that variant guarantees.
+/// that variant guarantees. The platform's own baseline counts as present
+/// (every node of the architecture has it), so the result does not depend
+/// on whether `features` lists it.
 pub fn node_target(platform: &Platform, features: FeatureSet) -> Target {
     let mut platform = platform.clone();
+    let mut features = features;
+    features.union(&guaranteed_features(FeatureTable::builtin(), &platform.architecture, &platform.variant));
     match platform.architecture.as_str() {
         "amd64" => platform.variant = amd64_variant(&features).to_string(),
         "arm64" => platform.variant = ocifit_host::hwcap::arm64_variant(&features).to_string(),

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, NodeSelectorRequirement};
 use ocifit_core::Index;
+use ocifit_core::target::guaranteed_features;
+use ocifit_core::{FeatureSet, FeatureTable, Platform, Target, select};
 use ocifit_fleet::affinity;
+use ocifit_fleet::affinity::{Labels, Options};
 use ocifit_fleet::check::{Verdict, evaluate};
-use ocifit_fleet::nfd::{ARCH_LABEL, OS_LABEL, X86_LEVELS, cpuid_label};
+use ocifit_fleet::nfd::{ARCH_LABEL, OS_LABEL, Vocabulary, X86_LEVELS, cpuid_label, ocifit_feature_label};
 use ocifit_fleet::profile::{NodeProfile, Published};
 use proptest::prelude::*;
 
@@ -99,9 +102,19 @@ fn node_labels() -> impl Strategy<Value = BTreeMap<String, String>> {
             for name in names {
                 labels.insert(cpuid_label(name), "true".into());
             }
-            // Cumulative, as NFD publishes them.
+            // Cumulative, as NFD publishes them, with the labels of the
+            // level's features NFD does not hide (it labels them whenever present).
             for (label, _) in &X86_LEVELS[..level] {
                 labels.insert(cpuid_label(label), "true".into());
+            }
+            if level > 0 {
+                let vocabulary = Vocabulary::for_architecture("amd64").unwrap();
+                let guaranteed = guaranteed_features(FeatureTable::builtin(), "amd64", X86_LEVELS[level - 1].1);
+                for id in guaranteed.iter().filter(|id| !vocabulary.hidden_by_default().contains(*id)) {
+                    if let Some(name) = vocabulary.name(id) {
+                        labels.insert(cpuid_label(name), "true".into());
+                    }
+                }
             }
         }
         labels
@@ -151,6 +164,21 @@ fn index() -> impl Strategy<Value = Index> {
     })
 }
 
+/// A node as `ocifit host` sees it: a random subset of its architecture's
+/// rows, on the variant they prove.
+fn ocifit_node() -> impl Strategy<Value = Target> {
+    prop::sample::select(vec!["amd64", "amd64", "arm64", "arm", "s390x"]).prop_flat_map(|arch| {
+        let table = FeatureTable::builtin();
+        let family = ocifit_core::Family::of(arch).unwrap();
+        let rows: Vec<_> = table.family(family).filter(|r| r.valid_for(arch)).map(|r| r.id()).collect();
+        let n = rows.len();
+        prop::sample::subsequence(rows, 0..=n).prop_map(move |ids| {
+            let platform = Platform::new("linux", arch, "").normalized();
+            ocifit_fleet::profile::node_target(&platform, ids.into_iter().collect::<FeatureSet>())
+        })
+    })
+}
+
 fn profile(labels: &BTreeMap<String, String>) -> NodeProfile {
     let names = labels.keys().filter_map(|k| k.strip_prefix(ocifit_fleet::nfd::CPUID_LABEL_PREFIX));
     NodeProfile::from_nfd(&labels[OS_LABEL], &labels[ARCH_LABEL], names, Published::Labels)
@@ -173,6 +201,39 @@ proptest! {
             "labels {:?}\nindex {}\nterms {:?}\noutcome {:?}",
             labels, serde_json::to_string(index.document()).unwrap(), plan.required, outcome
         );
+    }
+
+    /// `--entry K`: a node is admitted exactly when entry K runs there for
+    /// certain (it is a candidate at what the labels prove).
+    #[test]
+    fn one_entry_admits_exactly_the_nodes_it_runs_on(labels in node_labels(), index in index(), k in 0..5usize) {
+        let k = k % index.len();
+        let plan = affinity::plan_with(&index, Options { entry: Some(k), ..Options::default() });
+        prop_assert!(plan.required.iter().all(|t| t.entries == [k]));
+        prop_assert!(plan.preferred.is_empty());
+        let node = profile(&labels).min;
+        let runs = select(&index, &node, FeatureTable::builtin()).candidates.iter().any(|c| c.index == k);
+        let admitted = !plan.required.is_empty() && admits(&plan.affinity(), &labels);
+        prop_assert_eq!(admitted, runs, "labels {:?}\nindex {}\nterms {:?}", labels,
+            serde_json::to_string(index.document()).unwrap(), plan.required);
+    }
+
+    /// With ocifit's own labels (complete), a node is admitted exactly when
+    /// some entry runs on it: no entry is left out for want of a label.
+    #[test]
+    fn ocifit_labels_admit_exactly_the_compatible_nodes(target in ocifit_node(), index in index()) {
+        let mut labels = BTreeMap::new();
+        labels.insert(OS_LABEL.to_string(), target.platform.os.clone());
+        labels.insert(ARCH_LABEL.to_string(), target.platform.architecture.clone());
+        for name in target.features.sorted_names() {
+            labels.insert(ocifit_feature_label(name), "true".into());
+        }
+        let plan = affinity::plan_with(&index, Options { labels: Labels::Ocifit, ..Options::default() });
+        let admitted = !plan.required.is_empty() && admits(&plan.affinity(), &labels);
+        let runs = select(&index, &target, FeatureTable::builtin()).selected().is_some();
+        prop_assert_eq!(admitted, runs, "labels {:?}\nindex {}\nterms {:?}", labels,
+            serde_json::to_string(index.document()).unwrap(), plan.required);
+        prop_assert!(plan.notes.iter().all(|n| !n.contains("no label")), "{:?}", plan.notes);
     }
 
     /// A preferred term is only ever matched by nodes that are admitted.

@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("from_cpuid_dump (Sapphire Rapids, parse + detect)", |b| {
         b.iter(|| black_box(ocifit_host::from_cpuid_dump(black_box(dump))))
     });
-    let cpuinfo = include_str!("../../../../shared/conformance/cpuinfo/linux-rhel7-skylake_avx512");
+    let cpuinfo = include_str!("../../../tests/data/conformance/cpuinfo/linux-rhel7-skylake_avx512");
     c.bench_function("from_cpuinfo (Skylake-AVX512)", |b| {
         b.iter(|| black_box(ocifit_host::from_cpuinfo(black_box(cpuinfo), None)))
     });

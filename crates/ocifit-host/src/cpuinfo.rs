@@ -1,7 +1,7 @@
 //! A captured Linux `/proc/cpuinfo` → a profile.
 //!
 //! Only the first processor block is read (the rule of
-//! `shared/conformance/cpuinfo/expected.json`: split each line at the first
+//! `tests/data/conformance/cpuinfo/expected.json`: split each line at the first
 //! `:`; the first line without `:` after a key ends the block). What names
 //! the features depends on the architecture:
 //!

@@ -1,5 +1,5 @@
 //! Host detection: what CPU features this machine — or a capture of one —
-//! supports, as an [`ocifit_core::Target`] (SEMANTICS §7).
+//! supports, as an [`ocifit_core::Target`] (docs/semantics.md §7).
 //!
 //! Features are read directly from the hardware and the kernel, never from
 //! configuration:

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use ocifit_host::HostProfile;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cpuid");
-const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cpuinfo");
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/conformance/cpuinfo");
 
 fn dump(name: &str) -> HostProfile {
     let text = std::fs::read_to_string(format!("{DATA}/{name}")).unwrap();

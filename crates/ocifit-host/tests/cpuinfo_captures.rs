@@ -1,4 +1,4 @@
-//! Every Linux capture in `shared/conformance/cpuinfo/` (real machines,
+//! Every Linux capture in `tests/data/conformance/cpuinfo/` (real machines,
 //! from archspec) read as a profile: the x86-64 level equals
 //! `expected.json`, and the features are exactly the capture's flags mapped
 //! to canonical names.
@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 use ocifit_core::{Family, FeatureTable};
 use serde_json::Value;
 
-const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cpuinfo");
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/conformance/cpuinfo");
 
 fn expected() -> Value {
-    let text = std::fs::read_to_string(format!("{CAPTURES}/expected.json")).expect("shared/conformance/cpuinfo");
+    let text = std::fs::read_to_string(format!("{CAPTURES}/expected.json"))
+        .expect("tests/data/conformance/cpuinfo/expected.json");
     serde_json::from_str(&text).unwrap()
 }
 

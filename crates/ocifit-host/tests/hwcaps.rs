@@ -7,7 +7,7 @@ use ocifit_core::table::Detection;
 use ocifit_core::{Family, FeatureSet, FeatureTable};
 use ocifit_host::hwcap::Hwcaps;
 
-const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cpuinfo");
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/conformance/cpuinfo");
 
 /// What the kernel would pass for `features`: the table's bits, set.
 fn caps_for(features: &FeatureSet, platform: Option<&str>) -> Hwcaps {

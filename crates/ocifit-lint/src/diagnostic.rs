@@ -74,10 +74,13 @@ pub enum Code {
     LevelOutranked,
     /// An entry's features name part of a level: the level name is probably meant.
     LevelPartial,
+    /// A descriptor's `data` is not RFC 4648 base64, or not the content its
+    /// `size` and `digest` name.
+    DataInvalid,
 }
 
 impl Code {
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 14] = [
         Code::Schema,
         Code::IndexInvalid,
         Code::FeaturesType,
@@ -91,6 +94,7 @@ impl Code {
         Code::FeatureRedundant,
         Code::LevelOutranked,
         Code::LevelPartial,
+        Code::DataInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +112,7 @@ impl Code {
             Code::FeatureRedundant => "feature-redundant",
             Code::LevelOutranked => "level-outranked",
             Code::LevelPartial => "level-partial",
+            Code::DataInvalid => "data-invalid",
         }
     }
 
@@ -120,7 +125,8 @@ impl Code {
             | Code::FeatureEmpty
             | Code::DigestEncoding
             | Code::FeatureUnknown
-            | Code::UnsafeOrder => Severity::Error,
+            | Code::UnsafeOrder
+            | Code::DataInvalid => Severity::Error,
             Code::FeatureDuplicate | Code::NoFallback | Code::UnreachableEntry | Code::LevelOutranked => {
                 Severity::Warning
             }
@@ -150,6 +156,10 @@ impl Code {
                  although an entry meant for theirs is compatible."
             }
             Code::LevelPartial => "An entry's features name part of a level; the level name is probably meant.",
+            Code::DataInvalid => {
+                "A descriptor's data is not RFC 4648 base64, or does not decode to the content its size and \
+                 digest name."
+            }
         }
     }
 

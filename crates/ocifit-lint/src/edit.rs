@@ -1,5 +1,5 @@
 //! Editing an index without touching its images: `ocifit index add`,
-//! `set-features`, `remove` and `fix-order` (SEMANTICS.md §1, §6;
+//! `set-features`, `remove` and `fix-order` (docs/semantics.md §1, §6;
 //! `docs/editing.md`).
 //!
 //! Every edit works on the JSON document itself (serde_json with

@@ -8,7 +8,7 @@
 //!    embedded, with every `$ref` resolved in memory;
 //! 2. [`checks`]: what the schema misses (`platform.features` is an array of
 //!    non-empty strings; digest lengths per algorithm);
-//! 3. [`rules`]: the feature rules of SEMANTICS.md §2 and §6 (unknown,
+//! 3. [`rules`]: the feature rules of docs/semantics.md §2 and §6 (unknown,
 //!    duplicate and redundant features; unsafe order, no fallback,
 //!    unreachable entries), on the typed view — only when
 //!    [`ocifit_core::Index::from_value`] accepts the document; when it does

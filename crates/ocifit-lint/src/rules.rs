@@ -1,4 +1,4 @@
-//! The feature rules (SEMANTICS.md §2, §4–§6), on the checked typed view of
+//! The feature rules (docs/semantics.md §2, §4–§6), on the checked typed view of
 //! an index.
 //!
 //! Entries are grouped by their **platform key**: the normalized (§3) os,
@@ -215,7 +215,13 @@ pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
     let analysed = analyse(index, table);
     for group in groups(&analysed) {
         check_order(index, table, &group, out);
-        check_unreachable(&group, out);
+        let parts = by_compression(index, &group);
+        if let [_, zstd] = parts.as_slice() {
+            check_zstd_order(index, table, zstd, out);
+        }
+        for part in &parts {
+            check_unreachable(part, out);
+        }
     }
     check_level_partial(&analysed, table, out);
     check_level_outranked(index, table, &analysed, out);
@@ -339,6 +345,46 @@ fn check_level_outranked(index: &Index, table: FeatureTable, analysed: &[Analyse
             }
         }
     }
+}
+
+/// `unsafe-order` and `no-fallback` among a group's zstd copies, when it
+/// has others too: containers/image (podman, CRI-O, skopeo) prefers the
+/// zstd copies and takes the first of them, so their order matters on its
+/// own (containerd's pick, the group's first entry, is checked by
+/// [`check_order`]).
+fn check_zstd_order(index: &Index, table: FeatureTable, zstd: &[&Analysed], out: &mut Vec<Diagnostic>) {
+    let mut found = Vec::new();
+    check_order(index, table, zstd, &mut found);
+    for mut d in found {
+        if out.iter().any(|o| o.code == d.code && o.pointer == d.pointer) {
+            continue;
+        }
+        d.message = format!(
+            "among the zstd copies ({ZSTD_ANNOTATION}), which containers/image (podman, CRI-O, skopeo) prefers: {}",
+            d.message
+        );
+        d.hint = d.hint.replace(" (`ocifit lint --fix` does, when that changes no features-aware choice)", "");
+        d.hint.push_str(" among the zstd copies, as among the others");
+        out.push(d);
+    }
+}
+
+/// The annotation `podman manifest push --add-compression zstd` puts on the
+/// zstd copy of each image (containers/image's
+/// `OCI1InstanceAnnotationCompressionZSTD`, value `"true"`).
+pub const ZSTD_ANNOTATION: &str = "io.github.containers.compression.zstd";
+
+/// A platform group split by layer compression. Copies of one image in
+/// another compression are not rivals: containers/image picks the zstd copy
+/// when it can use zstd and the other one otherwise (docs/lint.md), so
+/// `unreachable-entry` compares entries only within one compression.
+fn by_compression<'g>(index: &Index, group: &[&'g Analysed]) -> Vec<Vec<&'g Analysed>> {
+    let zstd = |a: &Analysed| {
+        index.raw_entry(a.index).and_then(|e| e.get("annotations")).and_then(|a| a.get(ZSTD_ANNOTATION))
+            == Some(&Value::String("true".into()))
+    };
+    let (zstd, other): (Vec<&Analysed>, Vec<&Analysed>) = group.iter().copied().partition(|a| zstd(a));
+    [other, zstd].into_iter().filter(|part| !part.is_empty()).collect()
 }
 
 /// Per name: unknown, duplicate, redundant. (Empty names are `feature-empty`,

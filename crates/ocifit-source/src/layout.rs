@@ -1,5 +1,6 @@
-//! OCI image layouts (`oci:DIR[:TAG]`), as `skopeo copy`, `buildah push`,
-//! `oras` and `crane` write them.
+//! OCI image layouts (`oci:DIR[:TAG]`, `oci:DIR@DIGEST`), as `skopeo copy`,
+//! `buildah push`, `oras` and `crane` write them. The same rules read a
+//! layout inside a tar ([`crate::archive`]).
 //!
 //! `DIR/oci-layout` must say `imageLayoutVersion` 1.0.0; `DIR/index.json`
 //! lists what the layout holds. With TAG, the one entry whose
@@ -13,14 +14,20 @@
 //! Blobs are read only as `DIR/blobs/ALG/HEX` from a [`Digest`] that has
 //! been validated, their size must match the descriptor and their content
 //! must hash to the digest.
+//!
+//! Every file is opened through [`Dir`], from a descriptor of DIR, one
+//! component at a time: no symbolic link inside the layout is followed, and
+//! only regular files are read (a FIFO or a device is refused without
+//! blocking), each up to its limit (docs/security-layouts.md).
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ocifit_core::index::{DOCKER_LIST, DOCKER_MANIFEST, MAX_INDEX_BYTES, OCI_INDEX, OCI_MANIFEST};
 use serde_json::{Map, Value, json};
 
 use crate::digest::{Digest, shorten};
+use crate::localfs::Dir;
 
 pub mod write;
 
@@ -42,16 +49,25 @@ pub struct LayoutIndex {
 }
 
 pub fn read(dir: &Path, tag: Option<&str>, max_blob: usize) -> Result<LayoutIndex, String> {
-    check_layout_file(dir)?;
-    let index_path = dir.join("index.json");
-    let bytes = read_limited(&index_path, MAX_INDEX_BYTES, None)?;
+    let layout = open_layout(dir)?;
+    let bytes = read_index_json(&layout)?;
+    resolve(bytes, tag, &mut |desc| read_blob(&layout, desc, max_blob))
+}
+
+/// What a layout's `index.json` (`bytes`) and TAG resolve to, with blobs
+/// read by `blob` (a directory's files, or an archive's members).
+pub(crate) fn resolve(bytes: Vec<u8>, tag: Option<&str>, blob: &mut BlobReader<'_>) -> Result<LayoutIndex, String> {
     let top: Value = serde_json::from_slice(&bytes).map_err(|e| format!("index.json: invalid JSON: {e}"))?;
     let entries = top
         .get("manifests")
         .and_then(Value::as_array)
         .ok_or_else(|| "index.json: not an index: no \"manifests\" array".to_string())?;
+    if let Some(pin) = tag.and_then(|t| t.strip_prefix('@')) {
+        let pin = Digest::parse(pin)?;
+        return follow(&find_pinned(entries, &pin, blob)?, blob);
+    }
     match choose(entries, tag)? {
-        Some(i) => follow(dir, &entries[i], max_blob),
+        Some(i) => follow(&entries[i], blob),
         // index.json is itself the list of platforms.
         None => Ok(LayoutIndex { bytes, digest: None, media_type: OCI_INDEX.into(), synthesized: false }),
     }
@@ -84,6 +100,40 @@ pub(crate) fn choose(entries: &[Value], tag: Option<&str>) -> Result<Option<usiz
     }
 }
 
+/// The descriptor of `pin` (`oci:DIR@DIGEST`, as ocifit prints pinned
+/// references): an entry of `index.json`, or of an index it lists, nested
+/// at most [`MAX_NESTING`] deep. Each index is read once, however many
+/// entries name it.
+fn find_pinned(entries: &[Value], pin: &Digest, blob: &mut BlobReader<'_>) -> Result<Value, String> {
+    let wanted = pin.to_string();
+    let mut level: Vec<Value> = entries.to_vec();
+    let mut read: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for _ in 0..MAX_NESTING {
+        if let Some(found) = level.iter().find(|e| e.get("digest").and_then(Value::as_str) == Some(wanted.as_str())) {
+            return Ok(found.clone());
+        }
+        let mut next = Vec::new();
+        for entry in &level {
+            let media_type = entry.get("mediaType").and_then(Value::as_str).unwrap_or_default();
+            if media_type != OCI_INDEX && media_type != DOCKER_LIST {
+                continue;
+            }
+            let desc = descriptor(entry, "index.json")?;
+            if !read.insert(desc.digest.to_string()) {
+                continue;
+            }
+            let doc: Value = serde_json::from_slice(&blob(&desc)?)
+                .map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
+            next.extend(doc.get("manifests").and_then(Value::as_array).into_iter().flatten().cloned());
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    Err(format!("no image or index {pin} in the layout"))
+}
+
 fn list_tags(tags: &[&str]) -> String {
     if tags.is_empty() {
         return "it has no tags".into();
@@ -93,15 +143,36 @@ fn list_tags(tags: &[&str]) -> String {
     format!("tags: {}{more}", shown.join(", "))
 }
 
-fn check_layout_file(dir: &Path) -> Result<(), String> {
-    let path = dir.join("oci-layout");
-    let bytes = match read_limited(&path, 64 * 1024, None) {
-        Ok(b) => b,
-        Err(_) if !dir.exists() => return Err("no such directory".into()),
-        Err(_) if !dir.is_dir() => return Err("not a directory (an OCI layout is a directory)".into()),
-        Err(e) => return Err(format!("not an OCI image layout: {e}")),
-    };
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
+/// DIR opened, once its `oci-layout` file says it is a layout.
+pub(crate) fn open_layout(path: &Path) -> Result<Dir, String> {
+    let dir = Dir::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such directory".to_string(),
+        std::io::ErrorKind::NotADirectory => "not a directory (an OCI layout is a directory)".to_string(),
+        _ => format!("cannot open the directory: {e}"),
+    })?;
+    check_layout_file(&dir)?;
+    Ok(dir)
+}
+
+pub(crate) fn read_index_json(dir: &Dir) -> Result<Vec<u8>, String> {
+    read_limited(dir, "index.json", MAX_INDEX_BYTES as u64, "index.json")
+}
+
+pub(crate) fn check_layout_file(dir: &Dir) -> Result<(), String> {
+    let bytes = read_limited(dir, "oci-layout", OCI_LAYOUT_MAX_BYTES as u64, "oci-layout")
+        .map_err(|e| format!("not an OCI image layout: {e}"))?;
+    check_layout_version(&bytes)
+}
+
+/// The most an `oci-layout` file may have.
+pub(crate) const OCI_LAYOUT_MAX_BYTES: usize = 64 * 1024;
+
+/// Reads the blob a descriptor names, checked against its size and digest.
+pub(crate) type BlobReader<'a> = dyn FnMut(&Descriptor) -> Result<Vec<u8>, String> + 'a;
+
+/// The `oci-layout` file says `imageLayoutVersion` 1.0.0.
+pub(crate) fn check_layout_version(bytes: &[u8]) -> Result<(), String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|_| "oci-layout: invalid JSON".to_string())?;
     match doc.get("imageLayoutVersion").and_then(Value::as_str) {
         Some("1.0.0") => Ok(()),
         Some(v) => Err(format!("oci-layout: unsupported imageLayoutVersion {:?}", shorten(v))),
@@ -110,9 +181,9 @@ fn check_layout_file(dir: &Path) -> Result<(), String> {
 }
 
 /// A descriptor's digest, size and media type, checked.
-struct Descriptor {
-    digest: Digest,
-    size: u64,
+pub(crate) struct Descriptor {
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     media_type: String,
     platform: Option<Value>,
 }
@@ -126,10 +197,10 @@ fn descriptor(value: &Value, what: &str) -> Result<Descriptor, String> {
     Ok(Descriptor { digest, size, media_type, platform: value.get("platform").cloned() })
 }
 
-fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, String> {
+fn follow(entry: &Value, blob: &mut BlobReader<'_>) -> Result<LayoutIndex, String> {
     let mut desc = descriptor(entry, "index.json")?;
     for _ in 0..MAX_NESTING {
-        let bytes = read_blob(dir, &desc, max_blob)?;
+        let bytes = blob(&desc)?;
         let doc: Value =
             serde_json::from_slice(&bytes).map_err(|e| format!("blob {}: invalid JSON: {e}", desc.digest))?;
         let media_type =
@@ -155,7 +226,7 @@ fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, Str
         if is_manifest {
             let platform = match desc.platform.take() {
                 Some(p) => p,
-                None => config_platform(dir, &doc, &desc.digest, max_blob)?,
+                None => config_platform(&doc, &desc.digest, blob)?,
             };
             let media_type = if media_type.is_empty() { OCI_MANIFEST.to_string() } else { media_type };
             let bytes = single_entry_index(&media_type, &desc.digest, desc.size, Some(platform));
@@ -171,10 +242,10 @@ fn follow(dir: &Path, entry: &Value, max_blob: usize) -> Result<LayoutIndex, Str
 }
 
 /// The platform an image's config declares (`os`, `architecture`, ...).
-fn config_platform(dir: &Path, manifest: &Value, at: &Digest, max_blob: usize) -> Result<Value, String> {
+fn config_platform(manifest: &Value, at: &Digest, blob: &mut BlobReader<'_>) -> Result<Value, String> {
     let config = manifest.get("config").ok_or_else(|| format!("image manifest {at} has no config"))?;
     let desc = descriptor(config, &format!("image manifest {at} config"))?;
-    let bytes = read_blob(dir, &desc, max_blob)?;
+    let bytes = blob(&desc)?;
     platform_from_config(&bytes).map_err(|e| format!("config {}: {e}", desc.digest))
 }
 
@@ -210,36 +281,56 @@ pub fn single_entry_index(media_type: &str, digest: &Digest, size: u64, platform
     serde_json::to_vec_pretty(&doc).expect("a Value always serializes")
 }
 
-fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
-    // Both components come from a validated digest: no separators, no dots.
-    dir.join("blobs").join(digest.algorithm().name()).join(digest.hex())
+/// `blobs/ALG` of a digest: real directories inside DIR, not symbolic
+/// links. The algorithm's name comes from a validated digest.
+pub(crate) fn blob_dir(dir: &Dir, digest: &Digest) -> std::io::Result<Dir> {
+    dir.subdir("blobs")?.subdir(digest.algorithm().name())
 }
 
-fn read_blob(dir: &Path, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, String> {
+fn read_blob(dir: &Dir, desc: &Descriptor, max_blob: usize) -> Result<Vec<u8>, String> {
+    let what = format!("blob {}", desc.digest);
     if desc.size > max_blob as u64 {
-        return Err(format!("blob {} is {} bytes, more than the {} bytes allowed", desc.digest, desc.size, max_blob));
+        return Err(format!("{what} is {} bytes, more than the {max_blob} bytes allowed", desc.size));
     }
-    let bytes = read_limited(&blob_path(dir, &desc.digest), max_blob, Some(&desc.digest))?;
+    let alg = desc.digest.algorithm().name();
+    let blobs = blob_dir(dir, &desc.digest).map_err(|e| problem(&format!("{what}: blobs/{alg}"), &e))?;
+    let (file, size) = blobs.open_regular(desc.digest.hex()).map_err(|e| problem(&what, &e))?;
+    let wrong_size = |size| format!("{what} is {size} bytes, its descriptor says {}", desc.size);
+    if size != desc.size {
+        return Err(wrong_size(size));
+    }
+    // One byte more than expected, to notice a file that grew since fstat.
+    let mut bytes = Vec::new();
+    file.take(desc.size + 1).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
     if bytes.len() as u64 != desc.size {
-        return Err(format!("blob {} is {} bytes, its descriptor says {}", desc.digest, bytes.len(), desc.size));
+        return Err(wrong_size(bytes.len() as u64));
     }
-    desc.digest.verify(&bytes).map_err(|e| format!("blob {}: {e}", desc.digest))?;
+    desc.digest.verify(&bytes).map_err(|e| format!("{what}: {e}"))?;
     Ok(bytes)
 }
 
-fn read_limited(path: &Path, max: usize, blob: Option<&Digest>) -> Result<Vec<u8>, String> {
-    let name = || match blob {
-        Some(d) => format!("blob {d}"),
-        None => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-    };
-    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("{}: missing", name()),
-        _ => format!("{}: cannot read: {e}", name()),
-    })?;
+/// The regular file `name` in `dir`, refused when `fstat` says it is over
+/// `max` bytes and never read past `max + 1` (it may grow while read).
+pub(crate) fn read_limited(dir: &Dir, name: &str, max: u64, what: &str) -> Result<Vec<u8>, String> {
+    let (file, size) = dir.open_regular(name).map_err(|e| problem(what, &e))?;
+    let too_big = || format!("{what}: larger than the {max} bytes allowed");
+    if size > max {
+        return Err(too_big());
+    }
     let mut bytes = Vec::new();
-    file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(|e| format!("{}: cannot read: {e}", name()))?;
-    if bytes.len() > max {
-        return Err(format!("{}: larger than the {max} bytes allowed", name()));
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big());
     }
     Ok(bytes)
+}
+
+/// One line for an I/O problem with `what`: missing, refused (what was
+/// found instead of a regular file or directory), or the system's error.
+pub(crate) fn problem(what: &str, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{what}: missing"),
+        std::io::ErrorKind::InvalidInput => format!("{what}: {e}"),
+        _ => format!("{what}: cannot read: {e}"),
+    }
 }

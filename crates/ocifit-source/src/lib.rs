@@ -10,8 +10,11 @@
 //!
 //! - [`digest`] has `algorithm:hex` digests, validated before they touch a
 //!   path or a URL;
-//! - [`layout`] reads `oci:DIR[:TAG]`;
-//! - [`reference`] parses docker-style image references;
+//! - [`layout`] reads `oci:DIR[:TAG]` and `oci:DIR@DIGEST`;
+//! - [`archive`] reads `oci-archive:FILE[:TAG]` (a layout in a tar file) in place;
+//! - [`localfs`] opens layout files without following what is planted
+//!   in them, and replaces files atomically (`--in-place`, `-o FILE`);
+//! - [`reference`](mod@reference) parses docker-style image references;
 //! - [`registry`] is the one-request registry client, with its credentials
 //!   and transport rules.
 //!
@@ -26,8 +29,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod digest;
 pub mod layout;
+pub mod localfs;
 pub mod options;
 pub mod reference;
 pub mod registry;
@@ -50,8 +55,14 @@ pub enum Source {
     File(PathBuf),
     /// `-`.
     Stdin,
-    /// `oci:DIR[:TAG]`.
+    /// `oci:DIR[:TAG]`, or `oci:DIR@DIGEST` (then `tag` is `@DIGEST`: the
+    /// pinned reference ocifit prints).
     OciLayout { dir: PathBuf, tag: Option<String> },
+    /// `oci-archive:FILE[:TAG]` or `oci-archive:FILE@DIGEST` (as for a layout).
+    OciArchive { file: PathBuf, tag: Option<String> },
+    /// A transport ocifit does not read (`dir:`, `docker-archive:`, ...):
+    /// loading it is an error that says which ones it reads.
+    Unsupported { transport: String, arg: String },
     /// `docker://REFERENCE`, or a bare reference that is not an existing path.
     Registry(String),
 }
@@ -65,20 +76,23 @@ impl Source {
             return Source::Stdin;
         }
         if let Some(rest) = arg.strip_prefix("oci:") {
-            // A tag never contains '/', so the last ':' after the last '/' splits it.
-            let slash = rest.rfind('/').map_or(0, |i| i + 1);
-            return match rest[slash..].rfind(':') {
-                Some(colon) => Source::OciLayout {
-                    dir: rest[..slash + colon].into(),
-                    tag: Some(rest[slash + colon + 1..].to_string()).filter(|t| !t.is_empty()),
-                },
-                None => Source::OciLayout { dir: rest.into(), tag: None },
-            };
+            let (dir, tag) = split_path_tag(rest);
+            return Source::OciLayout { dir, tag };
+        }
+        if let Some(rest) = arg.strip_prefix("oci-archive:") {
+            let (file, tag) = split_path_tag(rest);
+            return Source::OciArchive { file, tag };
         }
         if let Some(rest) = arg.strip_prefix("docker://") {
             return Source::Registry(rest.to_string());
         }
-        if Path::new(arg).exists() || !looks_like_reference(arg) {
+        if Path::new(arg).exists() {
+            return Source::File(arg.into());
+        }
+        if let Some(transport) = reference::unsupported_transport(arg) {
+            return Source::Unsupported { transport: transport.to_string(), arg: arg.to_string() };
+        }
+        if !looks_like_reference(arg) {
             return Source::File(arg.into());
         }
         Source::Registry(arg.to_string())
@@ -110,18 +124,27 @@ impl Source {
                 read_limited(file).map_err(|p| self.error(p))?
             }
             Source::Stdin => read_limited(std::io::stdin().lock()).map_err(|p| self.error(p))?,
-            Source::OciLayout { dir, tag } => {
-                let found = layout::read(dir, tag.as_deref(), options.max_manifest_bytes).map_err(|p| self.error(p))?;
+            Source::OciLayout { dir: path, tag } | Source::OciArchive { file: path, tag } => {
+                let (found, name) = match self {
+                    Source::OciLayout { .. } => (layout::read(path, tag.as_deref(), options.max_manifest_bytes), "oci"),
+                    _ => (archive::read(path, tag.as_deref(), options.max_manifest_bytes), "oci-archive"),
+                };
+                let found = found.map_err(|p| self.error(p))?;
                 resolved = Some(Resolved {
-                    name: format!("oci:{}", dir.display()),
+                    name: format!("{name}:{}", path.display()),
                     registry: None,
                     repository: None,
-                    tag: tag.clone(),
+                    tag: tag.clone().filter(|t| !t.starts_with('@')),
                     digest: found.digest.map(|d| d.to_string()),
                     media_type: found.media_type,
                     single_manifest: found.synthesized,
                 });
                 found.bytes
+            }
+            Source::Unsupported { transport, .. } => {
+                return Err(self.error(format!(
+                    "unsupported transport {transport}; supported: FILE, -, oci:, oci-archive:, docker://"
+                )));
             }
             Source::Registry(text) => {
                 let reference = Reference::parse(text).map_err(|p| self.error(p))?;
@@ -157,10 +180,39 @@ impl fmt::Display for Source {
         match self {
             Source::File(p) => write!(f, "{}", p.display()),
             Source::Stdin => f.write_str("<stdin>"),
-            Source::OciLayout { dir, tag: Some(t) } => write!(f, "oci:{}:{t}", dir.display()),
-            Source::OciLayout { dir, tag: None } => write!(f, "oci:{}", dir.display()),
-            Source::Registry(r) => write!(f, "docker://{r}"),
+            Source::OciLayout { dir, tag } => write!(f, "oci:{}{}", dir.display(), tag_suffix(tag)),
+            Source::OciArchive { file, tag } => write!(f, "oci-archive:{}{}", file.display(), tag_suffix(tag)),
+            Source::Unsupported { arg, .. } => f.write_str(arg),
+            Source::Registry(r) => write!(f, "docker://{}", reference::redact(r)),
         }
+    }
+}
+
+/// `:TAG`, `@DIGEST` or nothing, as written after a layout's or archive's path.
+fn tag_suffix(tag: &Option<String>) -> String {
+    match tag {
+        Some(t) if t.starts_with('@') => t.clone(),
+        Some(t) => format!(":{t}"),
+        None => String::new(),
+    }
+}
+
+/// `PATH[:TAG]` or `PATH@DIGEST` after `oci:` or `oci-archive:`. A tag never
+/// contains '/', so the last ':' after the last '/' splits it; a pinned
+/// digest (`@sha256:…`, what ocifit prints) is kept as the tag `@DIGEST`.
+fn split_path_tag(rest: &str) -> (PathBuf, Option<String>) {
+    if let Some((path, digest)) = rest.rsplit_once('@')
+        && !path.is_empty()
+        && Digest::parse(digest).is_ok()
+    {
+        return (path.into(), Some(format!("@{digest}")));
+    }
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[slash..].rfind(':') {
+        Some(colon) => {
+            (rest[..slash + colon].into(), Some(rest[slash + colon + 1..].to_string()).filter(|t| !t.is_empty()))
+        }
+        None => (rest.into(), None),
     }
 }
 
@@ -177,7 +229,8 @@ pub struct Loaded {
 
 impl Loaded {
     /// The pinned reference of one of the index's entries: `host/repo@digest`
-    /// for a registry, `oci:DIR@digest` for a layout, `None` for files.
+    /// for a registry, `oci:DIR@digest` for a layout (`oci-archive:FILE@digest`
+    /// for an archive), `None` for files. ocifit reads each of them back.
     pub fn pin(&self, entry_digest: &str) -> Option<String> {
         self.resolved.as_ref().map(|r| r.pin(entry_digest))
     }
@@ -289,9 +342,23 @@ mod tests {
             ("missing.json", Source::File("missing.json".into())),
             ("./missing", Source::File("./missing".into())),
             ("plainword", Source::File("plainword".into())),
+            ("oci-archive:app.tar", Source::OciArchive { file: "app.tar".into(), tag: None }),
+            ("oci-archive:/x:y/app.tar:v1", Source::OciArchive { file: "/x:y/app.tar".into(), tag: Some("v1".into()) }),
+            (
+                "oci:layout@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                Source::OciLayout {
+                    dir: "layout".into(),
+                    tag: Some("@sha256:0000000000000000000000000000000000000000000000000000000000000000".into()),
+                },
+            ),
+            ("oci:a@b:c", Source::OciLayout { dir: "a@b".into(), tag: Some("c".into()) }),
+            ("dir:/tmp/x", Source::Unsupported { transport: "dir:".into(), arg: "dir:/tmp/x".into() }),
         ];
         for (arg, want) in cases {
             assert_eq!(&Source::parse(arg), want, "{arg}");
+            if !matches!(want, Source::Stdin | Source::Registry(_)) {
+                assert_eq!(Source::parse(arg).to_string(), *arg, "printed as given");
+            }
         }
     }
 

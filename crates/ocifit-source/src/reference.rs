@@ -14,12 +14,27 @@
 //! - `@sha256:…` pins a digest; with both, the digest is what is fetched.
 //!
 //! Digests must be one ocifit can verify (`sha256`, `sha512`).
+//!
+//! A reference never carries credentials: `user:password@host/repo` is
+//! refused, and [`redact`] hides such a part wherever a reference or URL
+//! is printed.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::digest::{Digest, shorten};
 
 pub const DOCKER_HUB: &str = "docker.io";
+
+/// The transports of containers/image (skopeo, podman) that ocifit does not
+/// read. Without this, `dir:/tmp/x` would be taken for a Docker Hub image.
+pub const UNSUPPORTED_TRANSPORTS: &[&str] =
+    &["dir:", "docker-archive:", "docker-daemon:", "containers-storage:", "ostree:", "sif:", "tarball:"];
+
+/// The transport prefix of `arg` if it is one ocifit does not read.
+pub fn unsupported_transport(arg: &str) -> Option<&'static str> {
+    UNSUPPORTED_TRANSPORTS.iter().copied().find(|t| arg.starts_with(t))
+}
 /// Where Docker Hub's registry API really is.
 pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
@@ -36,9 +51,15 @@ pub struct Reference {
 
 impl Reference {
     pub fn parse(text: &str) -> Result<Reference, String> {
-        let bad = |why: &str| format!("invalid reference {:?}: {why}", shorten(text));
+        let shown = redact(text);
+        let bad = |why: &str| format!("invalid reference {:?}: {why}", shorten(&shown));
         if text.is_empty() {
             return Err("invalid reference: empty".into());
+        }
+        if let Cow::Owned(_) = shown {
+            return Err(bad(
+                "a reference cannot hold a user name or password (give them with --creds, --creds-stdin or --authfile)",
+            ));
         }
         if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad("a 64-digit hex string is an image ID, not a name"));
@@ -119,6 +140,36 @@ impl fmt::Display for Reference {
         }
         Ok(())
     }
+}
+
+/// `text` (a reference, `docker://REF`, or a URL) with any
+/// `user[:password]@` before the host replaced by `***@`. A trailing
+/// `@sha256:…` digest is not a user part; a password may itself hold `@`
+/// or `/`, so everything up to the last `@` before the digest goes.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let (scheme, rest) = match text.find("://") {
+        Some(i) => text.split_at(i + 3),
+        None => ("", text),
+    };
+    // Without a trailing `@ALG:HEX` digest.
+    let body = match rest.rfind('@') {
+        Some(i) if is_digest_like(&rest[i + 1..]) => &rest[..i],
+        _ => rest,
+    };
+    match body.rfind('@') {
+        Some(at) => Cow::Owned(format!("{scheme}***{}", &rest[at..])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// `alg:hex…` with nothing else (no `/`): what follows `@` in a pinned reference.
+fn is_digest_like(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(alg, hex)| {
+        !alg.is_empty()
+            && alg.bytes().all(|b| b.is_ascii_alphanumeric() || b"+._-".contains(&b))
+            && !hex.is_empty()
+            && hex.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b))
+    })
 }
 
 /// The host of `host[:port]` or `[v6][:port]`.
@@ -294,6 +345,28 @@ mod tests {
             assert_eq!(got.tag.as_deref(), tag, "{input:?}");
             assert_eq!(got.digest.as_ref().map(|d| d.to_string()).as_deref(), digest, "{input:?}");
         }
+    }
+
+    #[test]
+    fn credentials_in_references_are_redacted() {
+        // (text as given, as printed)
+        let table = [
+            ("alice:s3cret@registry.example/app:v1", "***@registry.example/app:v1"),
+            ("docker://alice:s3cret@127.0.0.1:5000/app", "docker://***@127.0.0.1:5000/app"),
+            ("https://u:p@host/v2/", "https://***@host/v2/"),
+            ("bob:p@ss/w0rd@host/app@D", "***@host/app@D"),
+            ("alice@host/app", "***@host/app"),
+            ("host/app@D", "host/app@D"),
+            ("alpine@D", "alpine@D"),
+            ("alpine:3", "alpine:3"),
+        ];
+        for (text, shown) in table {
+            let text = text.replace("@D", &format!("@{D}"));
+            let shown = shown.replace("@D", &format!("@{D}"));
+            assert_eq!(redact(&text), shown, "{text}");
+        }
+        let err = Reference::parse("alice:Pa55w0rd@registry.example/app:v1").unwrap_err();
+        assert!(!err.contains("Pa55w0rd") && err.contains("--creds"), "{err}");
     }
 
     #[test]

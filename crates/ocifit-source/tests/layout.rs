@@ -221,3 +221,42 @@ fn not_a_layout() {
     std::fs::write(l.path().join("oci-layout"), r#"{"imageLayoutVersion":"2.0.0"}"#).unwrap();
     assert!(err(&l.source(None)).contains("unsupported imageLayoutVersion"));
 }
+
+/// docs/security-layouts.md: DIR itself may be a symbolic link (the user
+/// named it), but nothing below it is followed, not even a link to a file
+/// inside the layout: a blob, `blobs/sha256` or `index.json` that is a
+/// link is refused, saying so.
+#[test]
+fn symbolic_links_below_dir_are_never_followed() {
+    let l = Layout::new("links");
+    let idx = l.platform_index();
+    l.index_json(vec![tagged(idx.clone(), "v1")]);
+    let linked = l.path().with_file_name(format!("ocifit-layout-{}-links-alias", std::process::id()));
+    let _ = std::fs::remove_file(&linked);
+    std::os::unix::fs::symlink(l.path(), &linked).unwrap();
+    let via_link = Source::parse(&format!("oci:{}:v1", linked.display()));
+    assert_eq!(via_link.load().unwrap().index.len(), 3);
+
+    let hex = idx["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap().to_string();
+    let blobs = l.path().join("blobs");
+    let move_and_link = |from: &Path, to: &Path, link_text: &Path| {
+        std::fs::rename(from, to).unwrap();
+        std::os::unix::fs::symlink(link_text, from).unwrap();
+    };
+    // A blob linked to a copy beside it.
+    move_and_link(&blobs.join("sha256").join(&hex), &blobs.join("sha256/copy"), Path::new("copy"));
+    let e = err(&l.source(Some("v1")));
+    assert!(e.contains(&format!("blob sha256:{hex}: is a symbolic link")), "{e}");
+    std::fs::remove_file(blobs.join("sha256").join(&hex)).unwrap();
+    std::fs::rename(blobs.join("sha256/copy"), blobs.join("sha256").join(&hex)).unwrap();
+    assert!(l.source(Some("v1")).load().is_ok());
+    // blobs/sha256 linked to a directory beside it.
+    move_and_link(&blobs.join("sha256"), &blobs.join("real"), Path::new("real"));
+    let e = err(&l.source(Some("v1")));
+    assert!(e.contains("blobs/sha256: is a symbolic link"), "{e}");
+    // index.json linked to a copy beside it.
+    move_and_link(&l.path().join("index.json"), &l.path().join("copy.json"), Path::new("copy.json"));
+    let e = err(&l.source(Some("v1")));
+    assert!(e.contains("index.json: is a symbolic link"), "{e}");
+    std::fs::remove_file(&linked).unwrap();
+}

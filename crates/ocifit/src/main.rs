@@ -5,10 +5,12 @@
 mod cli;
 mod cmd;
 mod error;
+#[cfg(test)]
+mod help_tests;
+#[cfg(test)]
+mod man;
 mod output;
 mod sources;
-
-use clap::Parser;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -16,17 +18,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::error::Failure;
 
 fn main() {
-    let cli = cli::Cli::parse_from(std::env::args_os());
+    let cli = cli::Cli::parse_args();
     let stdin_is_source = matches!(&cli.command,
         cli::Command::Select(cli::SelectArgs { choose: cli::ChooseArgs { source, .. }, .. })
-        | cli::Command::Resolve(cli::ResolveArgs { choose: cli::ChooseArgs { source, .. } })
+        | cli::Command::Resolve(cli::ResolveArgs { choose: cli::ChooseArgs { source, .. }, .. })
             | cli::Command::K8s(cli::K8sCommand::Affinity(cli::AffinityArgs { source, .. }))
             if source == "-");
     let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Index(c) if c.source() == "-");
     let stdin_is_source = stdin_is_source
         || matches!(&cli.command, cli::Command::Fleet(a) if a.nodes.iter().chain(&a.image).any(|s| s == "-"));
     let stdin_is_source = stdin_is_source || matches!(&cli.command, cli::Command::Lint(a) if a.source == "-");
-    if let Err(Failure { code, message }) = sources::install(&cli.registry, stdin_is_source) {
+    let registry = cli.command.registry_args().map_or_else(|| cli.registry.clone(), |r| r.over(&cli.registry));
+    if let Err(Failure { code, message }) = sources::install(&registry, &cli.command, stdin_is_source) {
         eprintln!("ocifit: {message}");
         std::process::exit(code);
     }
@@ -40,6 +43,8 @@ fn main() {
         cli::Command::Index(command) => cmd::index::run(command),
         cli::Command::Fleet(args) => cmd::fleet::run(args),
         cli::Command::K8s(cli::K8sCommand::Affinity(args)) => cmd::k8s::affinity(args),
+        cli::Command::Mirror(args) => cmd::mirror::run(args),
+        cli::Command::Completions(args) => cmd::completions::run(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -29,28 +29,5 @@ pub fn write_json(value: &impl serde::Serialize) {
     }
 }
 
-/// Pad `cells` into aligned columns.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let last = cells.len() - 1;
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            out.push_str(c);
-            if i < last {
-                out.extend(std::iter::repeat_n(' ', w - c.chars().count() + 2));
-            }
-        }
-        out.push('\n');
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
+/// Aligned columns (the fleet report uses the same).
+pub use ocifit_fleet::report::table;

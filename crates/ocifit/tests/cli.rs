@@ -98,8 +98,8 @@ fn select_text_names_the_choice_and_every_verdict() {
     let text = out.stdout.clone();
     assert!(text.contains("selected: #1 sha256:5b0bcabd"), "{text}");
     assert!(text.contains("compatible (rank 2)"), "{text}");
-    assert!(text.contains("rejected: feature-unsupported: needs avx512f"), "{text}");
-    assert!(text.contains("rejected: arch-mismatch"), "{text}");
+    assert!(text.contains("rejected: lacks avx512f"), "{text}");
+    assert!(text.contains("rejected: architecture arm64 does not run on amd64/v3"), "{text}");
 }
 
 /// Bad input: exit 2, one short line on stderr that names the input and the problem.

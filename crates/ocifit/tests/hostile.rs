@@ -290,3 +290,105 @@ fn hostile_layouts_exit_2() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// A layout with tag `v1` (an index listing one image) and tag `img` (that
+/// image's manifest, whose platform comes from its config blob); returns
+/// the layout and the paths of the index, manifest and config blobs.
+fn layout_with_blobs(root: &std::path::Path, name: &str) -> (PathBuf, [PathBuf; 3]) {
+    use sha2::Digest as _;
+    let dir = root.join(name);
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let store = |bytes: &[u8]| {
+        let hex = format!("{:x}", sha2::Sha256::digest(bytes));
+        let path = dir.join("blobs/sha256").join(&hex);
+        std::fs::write(&path, bytes).unwrap();
+        (serde_json::json!({"digest": format!("sha256:{hex}"), "size": bytes.len()}), path)
+    };
+    let (mut config, config_path) = store(br#"{"os":"linux","architecture":"amd64"}"#);
+    config["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                      "config": config, "layers": []});
+    let (mut image, manifest_path) = store(manifest.to_string().as_bytes());
+    image["mediaType"] = "application/vnd.oci.image.manifest.v1+json".into();
+    let mut entry = image.clone();
+    entry["platform"] = serde_json::json!({"os": "linux", "architecture": "amd64"});
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [entry]});
+    let (mut listed, index_path) = store(index.to_string().as_bytes());
+    listed["mediaType"] = "application/vnd.oci.image.index.v1+json".into();
+    listed["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "v1"});
+    image["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "img"});
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [listed, image]});
+    std::fs::write(dir.join("index.json"), top.to_string()).unwrap();
+    (dir, [index_path, manifest_path, config_path])
+}
+
+/// Issue 12 item 5: FIFOs, a device node (`/dev/zero`'s) and symbolic
+/// links out of the layout in the place of `index.json`, `oci-layout`, a
+/// blob, the config blob or the blob directory: `select` ends at once with exit 2 and one line saying
+/// what was found; it never hangs, never reads what a link points to, and
+/// the error does not tell the size of the file outside.
+#[test]
+fn hostile_layout_files_are_read_only_as_regular_files_inside_the_layout() {
+    let root = std::env::temp_dir().join(format!("ocifit-hostile-layout-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let secret = root.join("secret");
+    std::fs::write(&secret, vec![b'{'; 123_457]).unwrap();
+    let fifo = |path: &std::path::Path| {
+        std::fs::remove_file(path).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
+    };
+    let link = |to: &std::path::Path, path: &std::path::Path| {
+        std::fs::remove_file(path).unwrap();
+        std::os::unix::fs::symlink(to, path).unwrap();
+    };
+    let cases: [(&str, &str, &str); 9] = [
+        ("index-json-fifo", "v1", "FIFO"),
+        ("oci-layout-fifo", "v1", "FIFO"),
+        ("index-blob-fifo", "v1", "FIFO"),
+        ("config-blob-fifo", "img", "FIFO"),
+        ("config-blob-is-dev-zero", "img", "character device"),
+        ("index-blob-links-outside", "v1", "symbolic link"),
+        ("index-json-links-to-dev-zero", "v1", "symbolic link"),
+        ("blob-directory-links-outside", "v1", "symbolic link"),
+        ("blobs-is-a-fifo", "v1", "FIFO"),
+    ];
+    for (name, tag, needle) in cases {
+        let (dir, [index_blob, _, config_blob]) = layout_with_blobs(&root, name);
+        match name {
+            "index-json-fifo" => fifo(&dir.join("index.json")),
+            "oci-layout-fifo" => fifo(&dir.join("oci-layout")),
+            "index-blob-fifo" => fifo(&index_blob),
+            "config-blob-fifo" => fifo(&config_blob),
+            "config-blob-is-dev-zero" => {
+                std::fs::remove_file(&config_blob).unwrap();
+                let made = std::process::Command::new("mknod").arg(&config_blob).args(["c", "1", "5"]).status();
+                assert!(made.unwrap().success(), "mknod (as root) makes the device node this case needs");
+            }
+            "index-blob-links-outside" => {
+                std::fs::copy(&index_blob, &secret).unwrap();
+                std::fs::OpenOptions::new().append(true).open(&secret).unwrap().set_len(123_457).unwrap();
+                link(&secret, &index_blob)
+            }
+            "index-json-links-to-dev-zero" => link(std::path::Path::new("/dev/zero"), &dir.join("index.json")),
+            "blob-directory-links-outside" => {
+                let outside = root.join(format!("{name}-outside"));
+                std::fs::rename(dir.join("blobs/sha256"), &outside).unwrap();
+                std::os::unix::fs::symlink(&outside, dir.join("blobs/sha256")).unwrap();
+            }
+            _ => {
+                std::fs::remove_dir_all(dir.join("blobs")).unwrap();
+                assert!(std::process::Command::new("mkfifo").arg(dir.join("blobs")).status().unwrap().success());
+            }
+        }
+        let started = std::time::Instant::now();
+        let run = ocifit(&["select", &format!("oci:{}:{tag}", dir.display()), "--platform", "linux/amd64"], None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{name}: took {:?}", started.elapsed());
+        assert_eq!(run.code, Some(2), "{name}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{name}: {needle:?} not in {}", run.stderr);
+        assert!(run.stderr.len() < 400 && !run.stderr.contains("123457"), "{name}: {}", run.stderr);
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

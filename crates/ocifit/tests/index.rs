@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ocifit_lint::Linter;
+use ocifit_source::layout::write::LOCK_FILE;
 use ocifit_source::{Digest, Source};
 mod common;
 use common::{Run, ocifit};
@@ -281,7 +282,8 @@ fn in_place_points_the_tag_at_a_new_blob_and_keeps_other_tags() {
 /// The write is interrupted after the new blob is stored and before
 /// index.json is replaced: here the layout directory is made immutable
 /// (chattr +i, which stops root too), so the temporary index.json cannot be
-/// created. The layout must still be the old one, complete and valid. (The
+/// created (the lock file is made beforehand, as an earlier edit would
+/// have). The layout must still be the old one, complete and valid. (The
 /// library test `layout::write::tests::a_failure_before_the_rename_leaves_the_old_layout`
 /// fails the same step from inside.)
 #[test]
@@ -289,14 +291,11 @@ fn an_interrupted_in_place_write_leaves_the_old_layout_valid() {
     let layout = Layout::new("interrupted");
     let index_before = std::fs::read(layout.path().join("index.json")).unwrap();
     let v1_before = layout.read("v1");
-    let immutable = Command::new("chattr").arg("+i").arg(layout.path()).status().is_ok_and(|s| s.success());
-    if !immutable {
-        eprintln!("skipped: chattr +i is not available here (the library test covers the same failure)");
-        return;
-    }
+    std::fs::write(layout.path().join(LOCK_FILE), b"").unwrap();
+    let immutable = Immutable::new(layout.path());
     let run =
         ocifit(&["index", "add", &layout.arg("v1"), "--digest", &digest(1), "--features", "avx2", "--in-place"], None);
-    let _ = Command::new("chattr").arg("-i").arg(layout.path()).status();
+    drop(immutable);
     fails(&run, 2, &["--in-place", "index.json: cannot write"]);
     assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), index_before);
     assert_eq!(layout.read("v1"), v1_before);
@@ -324,4 +323,392 @@ fn in_place_on_an_untagged_layout_rewrites_index_json() {
         doc["manifests"][0]["platform"],
         json!({"os": "linux", "architecture": "amd64", "x-p": 1, "features": ["avx2"]})
     );
+}
+
+// --- Hardening (docs/security-layouts.md) -------------------------------------------
+
+impl Drop for Layout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Layout {
+    /// A tag `name` for the same index as `v1`, added to index.json.
+    fn tag(&self, name: &str) -> String {
+        let mut doc = self.index_json();
+        let mut entry = doc["manifests"][1].clone();
+        entry["annotations"] = json!({"org.opencontainers.image.ref.name": name});
+        doc["manifests"].as_array_mut().unwrap().push(entry);
+        std::fs::write(self.dir.join("index.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        self.arg(name)
+    }
+
+    fn blob_path(&self, bytes: &[u8]) -> PathBuf {
+        self.dir.join("blobs/sha256").join(Digest::sha256(bytes).hex())
+    }
+}
+
+/// A layout whose index.json is itself the list of platforms (no tags).
+fn untagged_layout(name: &str) -> String {
+    let dir = temp(name);
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(dir.join("index.json"), index_text()).unwrap();
+    format!("oci:{}", dir.display())
+}
+
+/// Whether the index at `arg` has an entry whose features are exactly `[feature]`.
+fn has_entry_with(arg: &str, feature: &str) -> bool {
+    let loaded = Source::parse(arg).load().unwrap();
+    loaded.index.document()["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["platform"]["features"] == json!([feature]))
+}
+
+const UNIQUE_FEATURES: [&str; 6] = ["avx2", "bmi2", "fma", "avx512f", "f16c", "aes"];
+
+/// Issue 12 item 1: concurrent `--in-place` edits of one layout (the same
+/// tag, different tags, an untagged layout), six processes at a time: each
+/// is applied, or refused with exit 2; none exits 0 and is lost.
+#[test]
+fn in_place_concurrent_edits_are_applied_or_refused_never_lost() {
+    for round in 0..4 {
+        for variant in ["same-tag", "other-tags", "untagged"] {
+            let layout = Layout::new(&format!("concurrent-{variant}-{round}"));
+            let args: Vec<String> = match variant {
+                "same-tag" => vec![layout.arg("v1"); UNIQUE_FEATURES.len()],
+                "other-tags" => (0..UNIQUE_FEATURES.len()).map(|i| layout.tag(&format!("t{i}"))).collect(),
+                _ => vec![untagged_layout(&format!("concurrent-untagged-{round}")); UNIQUE_FEATURES.len()],
+            };
+            let d1 = digest(1);
+            let runs: Vec<Run> = std::thread::scope(|s| {
+                let handles: Vec<_> = args
+                    .iter()
+                    .zip(UNIQUE_FEATURES)
+                    .map(|(arg, f)| {
+                        let d1 = &d1;
+                        s.spawn(move || {
+                            ocifit(&["index", "add", arg, "--digest", d1, "--features", f, "--in-place"], None)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for ((arg, feature), run) in args.iter().zip(UNIQUE_FEATURES).zip(&runs) {
+                match run.code {
+                    Some(0) => assert!(
+                        has_entry_with(arg, feature),
+                        "{variant}, round {round}: the edit adding {feature} exited 0 and is lost"
+                    ),
+                    Some(2) => assert!(
+                        run.stderr.contains("changed since") || run.stderr.contains(".ocifit.lock"),
+                        "{variant}: {}",
+                        run.stderr
+                    ),
+                    _ => panic!("{variant}: exit {:?}: {}", run.code, run.stderr),
+                }
+            }
+            if variant == "untagged" {
+                let _ = std::fs::remove_dir_all(args[0].trim_start_matches("oci:"));
+            }
+        }
+    }
+}
+
+/// Issue 12 item 2: `-o FILE` onto the input, when the write fails (the
+/// file size limit is below the result's size): exit 2 with one line, the
+/// input byte for byte as it was, no temporary file left. (Before, the
+/// input was truncated, then the process killed by SIGXFSZ.)
+#[test]
+fn output_onto_the_input_survives_a_write_that_fails() {
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"][0]["platform"]["features"] = json!(["SSE4.2"]);
+    let fixable = text(&doc);
+    let cases: [(&str, &[&str], &str); 2] = [
+        ("index-add", &["index", "add", "IN", "--digest", "DIGEST", "--features", "avx2", "-o", "IN"], &index_text()),
+        ("lint-fix", &["lint", "IN", "--fix", "-o", "IN"], &fixable),
+    ];
+    for (name, args, input) in cases {
+        let dir = temp(&format!("o-fails-{name}"));
+        let path = dir.join("index.json");
+        std::fs::write(&path, input).unwrap();
+        let d1 = digest(1);
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if *a == "IN" {
+                    path.to_str().unwrap()
+                } else if *a == "DIGEST" {
+                    d1.as_str()
+                } else {
+                    *a
+                }
+            })
+            .collect();
+        // Without the limit the result is larger than 1 KiB (two of dash's 512-byte blocks).
+        let out = dir.join("unlimited.json");
+        let mut unlimited = args.clone();
+        *unlimited.last_mut().unwrap() = out.to_str().unwrap();
+        assert!(ocifit(&unlimited, None).code.is_some());
+        assert!(std::fs::metadata(&out).unwrap().len() > 1024, "{name}");
+        let run = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -f 2 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_ocifit"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: {:?}: {stderr}", run.status);
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains("-o ") && stderr.contains("too large"), "{name}: {stderr}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), input, "{name}: the input changed");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{name}: {leftovers:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Issue 12 items 2 and 7: `-o FILE` (index and lint --fix) and
+/// `--in-place` keep the owner (uid and gid) and mode of the file they
+/// replace.
+#[test]
+fn output_and_in_place_keep_the_owner_and_mode_of_the_file_replaced() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"][0]["platform"]["features"] = json!(["SSE4.2"]);
+    let dir = temp("owner");
+    let file = dir.join("index.json");
+    let fixable = dir.join("fixable.json");
+    std::fs::write(&file, index_text()).unwrap();
+    std::fs::write(&fixable, text(&doc)).unwrap();
+    let layout = Layout::new("owner-layout");
+    let (f, x, d1) = (file.to_str().unwrap(), fixable.to_str().unwrap(), digest(1));
+    let cases: [(&[&str], PathBuf); 3] = [
+        (&["index", "add", f, "--digest", &d1, "--features", "avx2", "-o", f], file.clone()),
+        (&["lint", x, "--fix", "-o", x], fixable.clone()),
+        (
+            &["index", "add", &layout.arg("v1"), "--digest", &d1, "--features", "avx2", "--in-place"],
+            layout.path().join("index.json"),
+        ),
+    ];
+    for (args, replaced) in cases {
+        std::os::unix::fs::chown(&replaced, Some(1234), Some(5678))
+            .expect("this test needs root (or CAP_CHOWN) to give a file another owner");
+        std::fs::set_permissions(&replaced, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let before = std::fs::read(&replaced).unwrap();
+        ok(&ocifit(args, None));
+        let meta = std::fs::metadata(&replaced).unwrap();
+        assert_ne!(std::fs::read(&replaced).unwrap(), before, "{args:?}: not rewritten");
+        assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (1234, 5678, 0o640), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 12 item 3: `blobs` or `blobs/sha256` is a symbolic link to a
+/// directory outside the layout: `--in-place` is refused (exit 2) and
+/// nothing is written there or in the layout.
+#[test]
+fn in_place_never_writes_through_a_symlinked_blob_directory() {
+    for link in ["blobs", "blobs/sha256"] {
+        let layout = Layout::new(&format!("linked-{}", link.replace('/', "-")));
+        let outside = temp(&format!("outside-{}", link.replace('/', "-")));
+        let moved = outside.join("moved");
+        std::fs::rename(layout.path().join(link), &moved).unwrap();
+        std::os::unix::fs::symlink(&moved, layout.path().join(link)).unwrap();
+        let listing = |d: &Path| {
+            let mut names: Vec<String> = walk(d).into_iter().map(|p| p.display().to_string()).collect();
+            names.sort();
+            names
+        };
+        let outside_before = listing(&outside);
+        let index_before = std::fs::read(layout.path().join("index.json")).unwrap();
+        let run = ocifit(
+            &["index", "add", &layout.arg("v1"), "--digest", &digest(1), "--features", "avx2", "--in-place"],
+            None,
+        );
+        fails(&run, 2, &[link, "symbolic link"]);
+        assert_eq!(listing(&outside), outside_before, "{link}: written outside the layout");
+        assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), index_before);
+        let _ = std::fs::remove_dir_all(&outside);
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// Issue 12 item 4: something planted at the name the new index blob will
+/// have (its digest is predictable) is never read as more than a regular
+/// file of the blob's size: a FIFO (which hung the edit), a symbolic link
+/// to `/dev/zero` (read until memory ran out) or to a file outside (whose
+/// mode the blob took), a file with other bytes. It is replaced by the
+/// blob, with a new file's mode, and what a link pointed at is untouched.
+/// A directory there cannot be replaced: exit 2, index.json unchanged.
+#[test]
+fn in_place_replaces_what_is_planted_at_the_new_blob_without_reading_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let fresh_mode = {
+        let dir = RemoveOnDrop(temp("fresh-mode"));
+        std::fs::write(dir.0.join("f"), b"").unwrap();
+        std::fs::metadata(dir.0.join("f")).unwrap().permissions().mode() & 0o7777
+    };
+    for plant in ["fifo", "link-to-dev-zero", "link-outside", "other-bytes", "directory"] {
+        let layout = Layout::new(&format!("planted-{plant}"));
+        let d1 = digest(1);
+        let edit = ["index", "add", &layout.arg("v1"), "--digest", &d1, "--features", "avx2"];
+        let expected = ocifit(&edit, None);
+        ok(&expected);
+        let blob = layout.blob_path(expected.stdout.as_bytes());
+        let outside_dir = temp(&format!("planted-outside-{plant}"));
+        let outside = outside_dir.join("secret");
+        std::fs::write(&outside, b"outside the layout").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o4751)).unwrap();
+        match plant {
+            "fifo" => assert!(Command::new("mkfifo").arg(&blob).status().unwrap().success()),
+            "link-to-dev-zero" => std::os::unix::fs::symlink("/dev/zero", &blob).unwrap(),
+            "link-outside" => std::os::unix::fs::symlink(&outside, &blob).unwrap(),
+            "other-bytes" => {
+                std::fs::write(&blob, vec![b' '; expected.stdout.len()]).unwrap();
+                std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o777)).unwrap();
+            }
+            _ => std::fs::create_dir(&blob).unwrap(),
+        }
+        let index_before = std::fs::read(layout.path().join("index.json")).unwrap();
+        let run = ocifit(&[&edit[..], &["--in-place"]].concat(), None);
+        let _cleanup = RemoveOnDrop(outside_dir);
+        if plant == "directory" {
+            fails(&run, 2, &["blob sha256:", "cannot write"]);
+            assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), index_before);
+            continue;
+        }
+        ok(&run);
+        let meta = std::fs::symlink_metadata(&blob).unwrap();
+        assert!(meta.is_file(), "{plant}: not replaced by a regular file");
+        assert_eq!(meta.permissions().mode() & 0o7777, fresh_mode, "{plant}: the blob took another file's mode");
+        assert_eq!(std::fs::read_to_string(&blob).unwrap(), expected.stdout, "{plant}");
+        assert_eq!(layout.read("v1"), expected.stdout.as_bytes(), "{plant}");
+        assert_eq!(std::fs::read(&outside).unwrap(), b"outside the layout", "{plant}");
+        assert_eq!(std::fs::metadata(&outside).unwrap().permissions().mode() & 0o7777, 0o4751, "{plant}");
+    }
+}
+
+/// Issue 12 item 6: the temporary files of `lint --fix -o`, `index -o` and
+/// `--in-place` have unpredictable names and are created with `O_EXCL`.
+/// Symbolic links planted at the names the next few thousand processes
+/// would have used (`.NAME.ocifit-PID.tmp`) are never followed (their
+/// target keeps its bytes), and stale temporary files of killed runs at
+/// those names never block an edit.
+#[test]
+fn temporaries_at_predictable_names_are_never_followed_and_never_block() {
+    let dir = temp("planted-temporaries");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, b"not yours").unwrap();
+    let fixable = dir.join("fixable.json");
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"][0]["platform"]["features"] = json!(["SSE4.2"]);
+    std::fs::write(&fixable, text(&doc)).unwrap();
+    let layout = Layout::new("planted-temporaries-layout");
+    let edit = ["index", "add", &layout.arg("v1"), "--digest", &digest(1), "--features", "avx2"];
+    let new_blob = ocifit(&edit, None);
+    let new_blob = layout.blob_path(new_blob.stdout.as_bytes());
+    // The process IDs the next runs get follow this one's.
+    let next = Command::new("true").spawn().unwrap().id();
+    for pid in next..next + 4000 {
+        std::os::unix::fs::symlink(&victim, dir.join(format!(".fixable.json.ocifit-{pid}.tmp"))).unwrap();
+        std::fs::write(layout.path().join(format!(".index.json.ocifit-{pid}.tmp")), b"stale").unwrap();
+        let blob_name = format!(".{}.ocifit-{pid}.tmp", new_blob.file_name().unwrap().to_string_lossy());
+        std::fs::write(new_blob.with_file_name(blob_name), b"stale").unwrap();
+    }
+    let f = fixable.to_str().unwrap();
+    ok(&ocifit(&["lint", f, "--fix", "-o", f], None));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not yours");
+    assert!(std::fs::symlink_metadata(&fixable).unwrap().is_file());
+    assert!(std::fs::read_to_string(&fixable).unwrap().contains("sse4_2"));
+    ok(&ocifit(&[&edit[..], &["--in-place"]].concat(), None));
+    assert!(has_entry_with(&layout.arg("v1"), "avx2"));
+    assert!(new_blob.is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A scratch directory removed when the test is done with it.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `chattr +i DIR` for as long as it lives (which stops root too).
+struct Immutable<'a>(&'a Path);
+
+impl<'a> Immutable<'a> {
+    fn new(dir: &'a Path) -> Immutable<'a> {
+        let done = Command::new("chattr").arg("+i").arg(dir).status().is_ok_and(|s| s.success());
+        assert!(
+            done,
+            "chattr +i {} failed: this test needs root and e2fsprogs' chattr on a file system with the immutable flag",
+            dir.display()
+        );
+        Immutable(dir)
+    }
+}
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+    }
+}
+
+/// A layout where nothing can be written (here an immutable directory, so
+/// the lock file cannot be created): an `--in-place` edit that changes
+/// nothing still succeeds, as it did before the lock; one that would
+/// write fails with exit 2, saying why, and leaves the layout as it was.
+#[test]
+fn in_place_on_a_layout_nothing_can_be_written_to() {
+    let layout = Layout::new("unwritable");
+    let before = std::fs::read(layout.path().join("index.json")).unwrap();
+    let _immutable = Immutable::new(layout.path());
+    let run = ocifit(&["index", "fix-order", &layout.arg("v1"), "--in-place"], None);
+    ok(&run);
+    assert!(run.stderr.contains("was not written"), "{}", run.stderr);
+    let run =
+        ocifit(&["index", "add", &layout.arg("v1"), "--digest", &digest(1), "--features", "avx2", "--in-place"], None);
+    fails(&run, 2, &["--in-place", ".ocifit.lock: cannot lock"]);
+    assert_eq!(std::fs::read(layout.path().join("index.json")).unwrap(), before);
+}
+
+/// `-o /dev/stdout` (a link to a pipe here) is written to, as a plain
+/// write would, by `index` and `lint --fix`: never replaced by a file.
+#[test]
+fn output_to_dev_stdout_writes_to_stdout() {
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"][0]["platform"]["features"] = json!(["SSE4.2"]);
+    let fixable = text(&doc);
+    let d1 = digest(1);
+    let cases: [(&[&str], &str, &str); 2] = [
+        (&["index", "add", "-", "--digest", &d1, "--features", "avx2", "-o", "/dev/stdout"], &index_text(), "avx2"),
+        (&["lint", "-", "--fix", "-o", "/dev/stdout"], &fixable, "sse4_2"),
+    ];
+    for (args, input, needle) in cases {
+        let run = ocifit(args, Some(input.as_bytes()));
+        ok(&run);
+        assert!(run.stdout.starts_with("{\n  \"schemaVersion\": 2,") && run.stdout.contains(needle), "{}", run.stdout);
+        assert!(std::fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink());
+    }
 }

@@ -4,14 +4,18 @@
 //! Credentials are looked up only when a registry asks for them, in this
 //! order (the first that has an entry for the registry wins):
 //!
-//! 1. `--creds-stdin`;
-//! 2. containers `auth.json`: `$REGISTRY_AUTH_FILE`, then
+//! 1. `--creds` / `--creds-stdin`, for the one registry they are meant
+//!    for ([`Options::credentials_for`]);
+//! 2. containers `auth.json`: `--authfile FILE` alone when given; else
+//!    `$REGISTRY_AUTH_FILE`, then
 //!    `$XDG_RUNTIME_DIR/containers/auth.json`, then
 //!    `~/.config/containers/auth.json` — keys may name a repository or a
 //!    namespace (`quay.io/org`), the most specific wins, as in podman;
 //! 3. docker `config.json` in `$DOCKER_CONFIG` or `~/.docker`: `credHelpers`,
 //!    `auths`, `credsStore` (read by the `docker_credential` crate, which
-//!    runs `docker-credential-*` helpers).
+//!    runs `docker-credential-*` helpers). A helper's "credentials not
+//!    found" answer means no credentials (anonymous access, as docker,
+//!    containers/image and go-containerregistry do), not a failure.
 //!
 //! Tokens are cached per registry and scope for the life of the process.
 //! No secret is ever part of an error message or `Debug` output.
@@ -107,10 +111,14 @@ pub enum Credential {
 }
 
 pub fn find_credentials(reference: &Reference, options: &Options) -> Result<Option<Found>, String> {
-    if let Some(c) = &options.credentials {
-        return Ok(Some(Found { credential: Credential::Basic(c.clone()), origin: "--creds-stdin".into() }));
+    if let Some(c) = options.credentials_for(&reference.registry) {
+        return Ok(Some(Found { credential: Credential::Basic(c.clone()), origin: "--creds".into() }));
     }
-    for path in auth_json_paths() {
+    let paths = match &options.auth_file {
+        Some(file) => vec![file.clone()],
+        None => auth_json_paths(),
+    };
+    for path in paths {
         let Ok(bytes) = std::fs::read(&path) else { continue };
         for key in auth_json_keys(reference) {
             match docker_credential::get_credential_from_reader(&bytes[..], &key) {
@@ -154,12 +162,22 @@ fn convert(c: docker_credential::DockerCredential) -> Credential {
     }
 }
 
-/// "No entry" is not an error; a broken file or helper is (its output is
+/// The message of docker-credential-helpers' `ErrCredentialsNotFound`: a
+/// helper's answer when it holds nothing for the registry.
+const HELPER_NOT_FOUND: &str = "credentials not found in native keychain";
+
+/// "No entry" is not an error, nor is a helper's "credentials not found";
+/// a broken file or any other helper failure is (the helper's output is
 /// not repeated: it could hold a secret).
 fn real_failure(e: &docker_credential::CredentialRetrievalError, path: &std::path::Path) -> Option<String> {
     use docker_credential::CredentialRetrievalError as E;
     match e {
         E::NoCredentialConfigured | E::ConfigNotFound => None,
+        E::HelperFailure { stdout, stderr, .. }
+            if stdout.trim() == HELPER_NOT_FOUND || stderr.trim() == HELPER_NOT_FOUND =>
+        {
+            None
+        }
         E::HelperFailure { helper, .. } => Some(format!("{}: credential helper {helper:?} failed", path.display())),
         other => Some(format!("{}: {other}", path.display())),
     }
@@ -254,7 +272,10 @@ pub fn fetch_token(
 ) -> Result<String, String> {
     let (scheme, authority) =
         super::http::origin(realm).ok_or_else(|| format!("unusable token realm {realm:?} in the challenge"))?;
-    if scheme != "https" && !options.plain_http && !is_loopback_host(crate::reference::host_of(&authority)) {
+    if scheme != "https"
+        && !options.plain_http_for(&authority)
+        && !is_loopback_host(crate::reference::host_of(&authority))
+    {
         return Err(format!("refusing to send credentials to a plain-http token realm {realm}"));
     }
     let mut query = Vec::new();
@@ -327,6 +348,18 @@ mod tests {
     fn auth_json_key_order() {
         let r = Reference::parse("quay.io/org/team/app:v1").unwrap();
         assert_eq!(auth_json_keys(&r), ["quay.io/org/team/app", "quay.io/org/team", "quay.io/org", "quay.io"]);
+    }
+
+    #[test]
+    fn helper_not_found_means_no_credentials() {
+        use docker_credential::CredentialRetrievalError as E;
+        let path = std::path::Path::new("config.json");
+        let failure =
+            |stdout: &str| E::HelperFailure { helper: "desktop".into(), stdout: stdout.into(), stderr: "".into() };
+        assert_eq!(real_failure(&failure("credentials not found in native keychain\n"), path), None);
+        assert_eq!(real_failure(&E::NoCredentialConfigured, path), None);
+        let broken = real_failure(&failure("the keychain is locked: s3cret"), path).unwrap();
+        assert!(broken.contains("\"desktop\" failed") && !broken.contains("s3cret"), "{broken}");
     }
 
     #[test]

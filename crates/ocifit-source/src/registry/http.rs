@@ -1,25 +1,35 @@
 //! The HTTP transport: one blocking `ureq` agent with rustls, where ocifit
 //! — not the library — decides about redirects, retries and body sizes.
 //!
-//! - TLS is verified against Mozilla's roots plus `--ca-cert` files.
+//! - TLS is verified as [`super::tls`] describes (system store,
+//!   Mozilla's roots, `--ca-cert`, certs.d).
 //! - Redirects are followed by hand (at most 5): the `Authorization`
 //!   header goes only to the origin (scheme, host and port) it was meant
 //!   for, and a redirect from `https` to `http` is refused unless the
-//!   target is a loopback host or `--plain-http` was given.
+//!   target is a loopback host or `--plain-http` names it. A request with a
+//!   body (a token `POST` carrying a refresh token, a manifest `PUT`) is
+//!   re-sent only for a 307 or 308 to the same origin: never elsewhere,
+//!   and never as the answer to a 301, 302 or 303.
 //! - 429, 502, 503 and 504 answers and refused or reset connections are
 //!   retried a bounded number of times with doubling backoff (or the
-//!   `Retry-After` the server asks for, capped); timeouts are not retried.
+//!   `Retry-After` the server asks for), each wait at most 10 s and all of
+//!   them at most 30 s; timeouts are not retried.
+//! - Each try has a total deadline (`--timeout`, 60 s), body included, on
+//!   top of the connect and per-read timeouts.
 //! - Bodies are read through a limit: a `Content-Length` above it is
 //!   refused before reading, a body that grows past it is cut off.
+//! - With `--verbose`, each request's method, URL (query values hidden,
+//!   except `service` and `scope`) and status go to stderr.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::options::Options;
+use super::tls::{self, Trust};
+use crate::options::{MAX_RETRY_WAIT, MAX_RETRY_WAIT_TOTAL, Options};
 use crate::reference::is_loopback_host;
 
 const MAX_REDIRECTS: usize = 5;
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Error bodies are read only this far: enough for the registry's JSON error.
 pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
@@ -62,28 +72,25 @@ pub enum Method<'a> {
     },
 }
 
+impl Method<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::PostForm(_) => "POST",
+            Method::Put { .. } => "PUT",
+        }
+    }
+
+    /// Whether the request carries a body (which may hold a secret).
+    fn has_body(&self) -> bool {
+        matches!(self, Method::PostForm(_) | Method::Put { .. })
+    }
+}
+
 impl Http {
     pub fn new(options: &Options, direct: bool) -> Result<Http, String> {
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if !options.ca_certs.is_empty() {
-            let mut roots: Vec<ureq::tls::Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .map(|c| ureq::tls::Certificate::from_der(c.as_ref()))
-                .collect();
-            for path in &options.ca_certs {
-                let pem = std::fs::read(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
-                let before = roots.len();
-                for item in ureq::tls::parse_pem(&pem) {
-                    if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
-                        roots.push(c);
-                    }
-                }
-                if roots.len() == before {
-                    return Err(format!("--ca-cert {}: no PEM certificate in the file", path.display()));
-                }
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
-        }
+        let trust = Arc::new(Trust::new(options)?);
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -91,14 +98,19 @@ impl Http {
             .timeout_connect(Some(options.connect_timeout))
             .timeout_recv_response(Some(options.read_timeout))
             .timeout_per_read(Some(options.read_timeout))
+            .timeout_global(Some(options.total_timeout))
             .user_agent(concat!("ocifit/", env!("CARGO_PKG_VERSION")))
-            .accept_encoding("identity")
-            .tls_config(tls.build());
+            .accept_encoding("identity");
         if direct {
             // A loopback registry is never reached through a proxy.
             config = config.proxy(None);
         }
-        Ok(Http { agent: config.build().into(), options: options.clone() })
+        let agent = ureq::Agent::with_parts(
+            config.build(),
+            tls::connector(trust),
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
+        Ok(Http { agent, options: options.clone() })
     }
 
     /// Send a request, follow redirects and retry as described above. The
@@ -124,9 +136,26 @@ impl Http {
             let location = reply.header("location").ok_or_else(|| format!("{url}: redirect without a Location"))?;
             let next = resolve(&url, location).ok_or_else(|| format!("{url}: unusable redirect to {location:?}"))?;
             let (scheme, authority) = origin(&next).ok_or_else(|| format!("bad redirect URL {next}"))?;
+            if method.has_body() {
+                // The body may be a credential (a refresh token): re-sent
+                // only where it was meant to go, and only when asked to
+                // re-send it (307/308), never as a 302 turned into a new POST.
+                let m = method.name();
+                if !matches!(reply.status, 307 | 308) {
+                    return Err(format!(
+                        "{url}: the server answered the {m} with a redirect (HTTP {}); ocifit does not re-send it",
+                        reply.status
+                    ));
+                }
+                if (scheme.as_str(), authority.as_str()) != (first_origin.0.as_str(), first_origin.1.as_str()) {
+                    return Err(format!(
+                        "{url}: refusing to re-send the {m} and its body to another origin ({scheme}://{authority})"
+                    ));
+                }
+            }
             if scheme == "http"
                 && url.starts_with("https://")
-                && !self.options.plain_http
+                && !self.options.plain_http_for(&authority)
                 && !is_loopback_host(crate::reference::host_of(&authority))
             {
                 return Err(format!("{url}: refusing a redirect from https to plain http ({next})"));
@@ -155,23 +184,24 @@ impl Http {
         authorization: Option<&str>,
         max: usize,
     ) -> Result<Reply, Failure> {
-        let mut wait = self.options.retry_backoff;
+        let mut backoff = self.options.retry_backoff.min(MAX_RETRY_WAIT);
+        let mut waited = Duration::ZERO;
         let mut attempt = 0;
         loop {
             let outcome = self.send_once(method, url, headers, authorization, max);
             let retry_after = match &outcome {
-                Ok(r) if matches!(r.status, 429 | 502 | 503 | 504) => Some(
-                    r.header("retry-after")
-                        .and_then(|s| s.trim().parse::<u64>().ok())
-                        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER)),
-                ),
+                Ok(r) if matches!(r.status, 429 | 502 | 503 | 504) => {
+                    Some(r.header("retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs))
+                }
                 Err(Failure::Connect(_)) => Some(None),
                 _ => None,
             };
-            match retry_after {
-                Some(after) if attempt < self.options.retries => {
-                    std::thread::sleep(after.unwrap_or(wait));
-                    wait *= 2;
+            let wait = retry_after.map(|after| next_wait(after, backoff, waited));
+            match wait {
+                Some(Some(wait)) if attempt < self.options.retries => {
+                    std::thread::sleep(wait);
+                    waited += wait;
+                    backoff = (backoff * 2).min(MAX_RETRY_WAIT);
                     attempt += 1;
                 }
                 _ => {
@@ -206,8 +236,13 @@ impl Http {
                 with_headers(req, headers, authorization).send(form.as_bytes())
             }
         };
-        let response = result.map_err(|e| self.transport_failure(url, e))?;
+        let response = result.map_err(|e| {
+            let failure = self.transport_failure(url, e);
+            self.trace(method, url, "failed");
+            failure
+        })?;
         let status = response.status().as_u16();
+        self.trace(method, url, &status.to_string());
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()
@@ -222,9 +257,9 @@ impl Http {
             )));
         }
         let mut body = Vec::new();
-        let read = response.into_body().into_reader().take(limit as u64 + 1).read_to_end(&mut body);
+        let read = response.into_body().into_reader().take((limit as u64).saturating_add(1)).read_to_end(&mut body);
         if let Err(e) = read {
-            return Err(Failure::Other(format!("{url}: reading the answer: {}", describe_io(&e, &self.options))));
+            return Err(Failure::Other(format!("{url}: reading the answer: {}", self.describe_io(&e))));
         }
         if body.len() > limit {
             if (200..300).contains(&status) {
@@ -237,25 +272,27 @@ impl Http {
         Ok(Reply { status, headers, body, url: url.to_string() })
     }
 
+    /// `-v`: one line per try. The URL's query values are hidden (a
+    /// redirect to a CDN may carry a signature in them).
+    fn trace(&self, method: &Method<'_>, url: &str, outcome: &str) {
+        if self.options.verbose {
+            eprintln!("ocifit: {} {} -> {outcome}", method.name(), redact_url(url));
+        }
+    }
+
     fn transport_failure(&self, url: &str, e: ureq::Error) -> Failure {
         use ureq::Error as E;
         let what = match &e {
-            E::Timeout(_) => {
-                return Failure::Other(format!(
-                    "{url}: timed out (connect {} s, read {} s)",
-                    self.options.connect_timeout.as_secs_f32(),
-                    self.options.read_timeout.as_secs_f32()
-                ));
-            }
+            E::Timeout(t) => return Failure::Other(format!("{url}: {}", self.timeout_words(*t))),
             E::Io(io) if is_not_tls(io) => {
                 return Failure::NotTls(format!("{url}: the server does not speak TLS"));
             }
             E::Io(io) if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
                 let r = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
-                r.map(tls_problem).unwrap_or_default()
+                r.map(|r| self.tls_words(url, r)).unwrap_or_default()
             }
             E::Io(io) => {
-                let m = describe_io(io, &self.options);
+                let m = self.describe_io(io);
                 return match io.kind() {
                     std::io::ErrorKind::ConnectionRefused
                     | std::io::ErrorKind::ConnectionReset
@@ -270,11 +307,74 @@ impl Http {
             E::Rustls(rustls::Error::InvalidMessage(_)) => {
                 return Failure::NotTls(format!("{url}: the server does not speak TLS"));
             }
-            E::Rustls(r) => tls_problem(r),
+            E::Rustls(r) => self.tls_words(url, r),
             other => other.to_string(),
         };
         Failure::Other(format!("{url}: {what}"))
     }
+
+    fn tls_words(&self, url: &str, e: &rustls::Error) -> String {
+        let authority = origin(url).map(|(_, a)| a).unwrap_or_default();
+        tls::describe(e, &authority, !self.options.ca_certs.is_empty())
+    }
+
+    /// Which limit a timeout hit, with the flag that sets it.
+    fn timeout_words(&self, t: ureq::Timeout) -> String {
+        let o = &self.options;
+        let secs = |d: Duration| d.as_secs_f32();
+        match t {
+            ureq::Timeout::Global => {
+                format!("no complete answer within {} s (--timeout)", secs(o.total_timeout))
+            }
+            ureq::Timeout::Connect | ureq::Timeout::Resolve => {
+                format!("no connection within {} s (--connect-timeout)", secs(o.connect_timeout))
+            }
+            _ => format!("timed out: nothing received for {} s (--read-timeout)", secs(o.read_timeout)),
+        }
+    }
+
+    fn describe_io(&self, e: &std::io::Error) -> String {
+        if let Some(ureq::Error::Timeout(t)) = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
+            return self.timeout_words(*t);
+        }
+        match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused (is the registry running?)".into(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                format!(
+                    "timed out: nothing received for {} s (--read-timeout)",
+                    self.options.read_timeout.as_secs_f32()
+                )
+            }
+            _ => e.to_string(),
+        }
+    }
+}
+
+/// The wait before the next try: what the server asked (`Retry-After`) or
+/// the backoff, at most [`MAX_RETRY_WAIT`]; `None` when it would take the
+/// waits of this request past [`MAX_RETRY_WAIT_TOTAL`] (give up instead).
+fn next_wait(asked: Option<Duration>, backoff: Duration, waited: Duration) -> Option<Duration> {
+    let wait = asked.unwrap_or(backoff).min(MAX_RETRY_WAIT);
+    (waited + wait <= MAX_RETRY_WAIT_TOTAL).then_some(wait)
+}
+
+/// A URL for the log: query values hidden except `service` and `scope`.
+pub fn redact_url(url: &str) -> String {
+    let (base, fragment_free) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q.split('#').next().unwrap_or_default())),
+        None => (url, None),
+    };
+    let base = crate::reference::redact(base);
+    let Some(query) = fragment_free else { return base.into_owned() };
+    let shown: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if k == "service" || k == "scope" => format!("{k}={v}"),
+            Some((k, _)) => format!("{k}=…"),
+            None => kv.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", shown.join("&"))
 }
 
 enum Failure {
@@ -298,29 +398,12 @@ pub enum Probe {
     Failed(String),
 }
 
-fn tls_problem(e: &rustls::Error) -> String {
-    match e {
-        rustls::Error::InvalidCertificate(_) => format!("TLS: {e} (--ca-cert FILE trusts another CA)"),
-        _ => format!("TLS: {e}"),
-    }
-}
-
 /// rustls reports a peer that answered the handshake with something other
 /// than TLS (a plain-HTTP server's `400 Bad Request`) as an invalid message.
 fn is_not_tls(e: &std::io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .is_some_and(|r| matches!(r, rustls::Error::InvalidMessage(_)))
-}
-
-fn describe_io(e: &std::io::Error, options: &Options) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "connection refused (is the registry running?)".into(),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-            format!("timed out after {} s", options.read_timeout.as_secs_f32())
-        }
-        _ => e.to_string(),
-    }
 }
 
 /// `(scheme, authority)` of an absolute URL, the authority lowercased.
@@ -412,6 +495,49 @@ mod tests {
         assert_eq!(resolve(b, "//other:1/y").unwrap(), "http://other:1/y");
         assert_eq!(resolve(b, "https://cdn/z?q").unwrap(), "https://cdn/z?q");
         assert_eq!(resolve(b, "v2").unwrap(), "http://127.0.0.1:5000/v2/app/manifests/v2");
+    }
+
+    #[test]
+    fn retry_waits_are_capped_each_and_in_all() {
+        let s = Duration::from_secs;
+        // (asked by Retry-After, backoff, already waited) -> wait
+        let table = [
+            (None, Duration::from_millis(250), s(0), Some(Duration::from_millis(250))),
+            (None, s(256), s(0), Some(MAX_RETRY_WAIT)),
+            (Some(s(3600)), s(1), s(0), Some(MAX_RETRY_WAIT)),
+            (Some(s(2)), s(1), s(0), Some(s(2))),
+            (None, s(10), s(20), Some(s(10))),
+            (None, s(10), s(25), None),
+        ];
+        for (asked, backoff, waited, want) in table {
+            assert_eq!(next_wait(asked, backoff, waited), want, "{asked:?} {backoff:?} {waited:?}");
+        }
+        // `--retries 10` waits at most the total, not 256 s.
+        let (mut backoff, mut waited) = (Duration::from_millis(250), Duration::ZERO);
+        for _ in 0..10 {
+            let Some(w) = next_wait(None, backoff, waited) else { break };
+            waited += w;
+            backoff = (backoff * 2).min(MAX_RETRY_WAIT);
+        }
+        assert!(waited <= MAX_RETRY_WAIT_TOTAL, "{waited:?}");
+    }
+
+    #[test]
+    fn verbose_urls_hide_query_values() {
+        let table = [
+            ("https://r.example/v2/", "https://r.example/v2/"),
+            (
+                "https://auth.example/token?service=reg&scope=repository:a:pull",
+                "https://auth.example/token?service=reg&scope=repository:a:pull",
+            ),
+            (
+                "https://cdn.example/blob?X-Amz-Signature=abc&expires=1",
+                "https://cdn.example/blob?X-Amz-Signature=…&expires=…",
+            ),
+        ];
+        for (url, shown) in table {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!    registry — to learn whether and how it wants authentication (the
 //!    `WWW-Authenticate` challenge). This is what docker and skopeo do
 //!    too; it is what lets the manifest request be the only one. It also
-//!    settles the scheme: `https`, except with `--plain-http`, or for a
+//!    settles the scheme: `https`, except with `--plain-http` (naming this
+//!    registry, or bare), or for a
 //!    loopback registry whose answer to a TLS handshake is not TLS (then
 //!    plain `http`, as docker treats loopback registries; certificate
 //!    errors never fall back).
@@ -24,12 +25,16 @@
 //! could never be a candidate.
 //!
 //! Transport rules (TLS, plain HTTP, redirects, retries, timeouts) are in
-//! [`http`]; credentials and tokens in [`auth`]; pushing an edited index
-//! (`ocifit index … --push`) in [`push`].
+//! [`http`]; whom TLS trusts in [`tls`]; credentials and tokens in
+//! [`auth`]; pushing an edited index (`ocifit index … --push`) in [`push`].
+//!
+//! Credentials are sent only to a registry that asked for them (a 401
+//! challenge to `GET /v2/`), and only the ones meant for it.
 
 pub mod auth;
 pub mod http;
 pub mod push;
+pub mod tls;
 
 use ocifit_core::index::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use serde_json::Value;
@@ -140,7 +145,7 @@ impl<'a> Client<'a> {
     fn with_actions(reference: &'a Reference, options: &'a Options, actions: &str) -> Result<Client<'a>, String> {
         let loopback = reference.is_loopback();
         let http = Http::new(options, loopback)?;
-        let scheme = if options.plain_http { "http" } else { "https" };
+        let scheme = if options.plain_http_for(&reference.registry) { "http" } else { "https" };
         let mut client = Client {
             http,
             reference,
@@ -175,7 +180,8 @@ impl<'a> Client<'a> {
                     }
                     Err(http::Probe::NotTls) => {
                         return Err(format!(
-                            "{url}: the registry does not speak TLS (use --plain-http for a plain-HTTP registry)"
+                            "{url}: the registry does not speak TLS (use --plain-http={} for a plain-HTTP registry)",
+                            self.reference.registry
                         ));
                     }
                     Err(http::Probe::Failed(m)) => return Err(m),
@@ -192,18 +198,14 @@ impl<'a> Client<'a> {
             }
         };
         match challenge {
-            Challenge::None => {
-                // Not asked for, but given explicitly: send it.
-                if let Some(c) = &self.options.credentials {
-                    self.authorization = Some(auth::basic_header(c));
-                    self.credential_origin = Some("--creds-stdin".into());
-                }
-            }
+            // Not asked for: nothing is sent, not even credentials given
+            // on the command line.
+            Challenge::None => {}
             Challenge::Basic => {
                 let found = auth::find_credentials(self.reference, self.options)?.ok_or_else(|| {
                     format!(
                         "{registry} requires a user name and password and none is configured \
-                         (docker login, podman login, or --creds-stdin)"
+                         (docker login, podman login, --authfile, --creds or --creds-stdin)"
                     )
                 })?;
                 match &found.credential {
@@ -296,7 +298,7 @@ impl<'a> Client<'a> {
             (401, _) => match &self.credential_origin {
                 Some(o) => format!("{} refused the credentials from {o} (HTTP 401)", r.registry),
                 None => format!(
-                    "{} requires authentication (HTTP 401); use docker login, podman login or --creds-stdin",
+                    "{} requires authentication (HTTP 401); use docker login, podman login, --authfile, --creds or --creds-stdin",
                     r.registry
                 ),
             },

@@ -37,7 +37,7 @@ pub fn run(args: HostArgs) -> Outcome {
 /// few kilobytes. Anything larger is not a capture (docs/limits.md).
 pub const MAX_CAPTURE_BYTES: u64 = 16 << 20;
 
-fn read_input(path: &str) -> Result<String, Failure> {
+pub(crate) fn read_input(path: &str) -> Result<String, Failure> {
     use std::io::Read;
     let mut bytes = Vec::new();
     let read = if path == "-" {

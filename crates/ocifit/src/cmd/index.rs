@@ -13,7 +13,7 @@ use std::io::Write as _;
 
 use ocifit_lint::Linter;
 use ocifit_lint::edit::{self, EditErrorKind, Edited, Op};
-use ocifit_source::layout::write::write_index;
+use ocifit_source::layout::write::{LayoutLock, write_index};
 use ocifit_source::registry::push::{PushError, push_index};
 use ocifit_source::{Digest, Loaded, Options, Reference, Source};
 use serde_json::Value;
@@ -42,6 +42,14 @@ pub fn run(command: IndexCommand) -> Outcome {
         )));
     }
 
+    // --in-place: the layout is locked before the index to edit is read,
+    // until the edit is in place (docs/editing.md).
+    let lock = match &source {
+        Source::OciLayout { dir, .. } if out.in_place => {
+            Some(LayoutLock::acquire(dir).map_err(|e| Failure::bad(format!("{source}: --in-place: {e}")))?)
+        }
+        _ => None,
+    };
     let loaded = source.load()?;
     if loaded.resolved.as_ref().is_some_and(|r| r.single_manifest) {
         return Err(Failure::bad(format!(
@@ -61,10 +69,11 @@ pub fn run(command: IndexCommand) -> Outcome {
         return Ok(0);
     }
     if let Some(path) = &out.output {
-        std::fs::write(path, &bytes).map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
+        ocifit_source::localfs::replace_file(path, &bytes)
+            .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
     }
-    if out.in_place {
-        in_place(&loaded, &bytes, edited.changed)?;
+    if let Some(lock) = &lock {
+        in_place(lock, &loaded, &bytes, edited.changed)?;
     }
     if let Some(reference) = &push {
         let media_type = media_type(&edited.document, &loaded);
@@ -97,7 +106,8 @@ fn report(edited: &Edited) {
 /// `--push docker://REF`: a reference with an explicit tag or digest.
 fn push_target(arg: &str) -> Result<Reference, Failure> {
     let text = arg.strip_prefix("docker://").unwrap_or(arg);
-    let reference = Reference::parse(text).map_err(|e| Failure::bad(format!("--push {arg}: {e}")))?;
+    let shown = ocifit_source::reference::redact(arg);
+    let reference = Reference::parse(text).map_err(|e| Failure::bad(format!("--push {shown}: {e}")))?;
     let last = text.rsplit('/').next().unwrap_or(text);
     if !last.contains(':') && !text.contains('@') {
         return Err(Failure::bad(format!(
@@ -121,7 +131,7 @@ fn media_type(document: &Value, loaded: &Loaded) -> String {
         .unwrap_or_else(|| ocifit_core::index::OCI_INDEX.to_string())
 }
 
-fn in_place(loaded: &Loaded, bytes: &[u8], changed: bool) -> Result<(), Failure> {
+fn in_place(lock: &LayoutLock, loaded: &Loaded, bytes: &[u8], changed: bool) -> Result<(), Failure> {
     let Source::OciLayout { dir, tag } = &loaded.source else { unreachable!("checked before loading") };
     let name = format!("oci:{}", dir.display());
     let old = loaded.resolved.as_ref().and_then(|r| r.digest.as_deref());
@@ -133,7 +143,7 @@ fn in_place(loaded: &Loaded, bytes: &[u8], changed: bool) -> Result<(), Failure>
         return Ok(());
     }
     let old = old.map(Digest::parse).transpose().map_err(|e| Failure::bad(format!("{}: {e}", loaded.source)))?;
-    let written = write_index(dir, tag.as_deref(), old.as_ref(), bytes)
+    let written = write_index(lock, tag.as_deref(), old.as_ref(), bytes)
         .map_err(|e| Failure::bad(format!("{}: --in-place: {e}", loaded.source)))?;
     match written {
         Some(d) => output::print(&format!("{name}@{d}\n")),

@@ -4,14 +4,13 @@
 //! exit code (§8: 0 no errors, 1 errors, 2 unreadable input).
 
 use std::io::Write as _;
-use std::path::Path;
 
 use ocifit_lint::render::path_uri;
-use ocifit_lint::{Diagnostic, Fix, Linter, Report, has_errors};
+use ocifit_lint::{Code, Diagnostic, Fix, Linter, Report, Severity};
 use ocifit_source::{Options, Source};
 use serde_json::{Value, json};
 
-use crate::cli::{LintArgs, LintFormat};
+use crate::cli::{LintArgs, LintFormat, MinSeverity};
 use crate::error::{Failure, Outcome};
 use crate::output;
 
@@ -32,14 +31,16 @@ pub fn run(args: LintArgs) -> Outcome {
     let document = parse(&source, &bytes)?;
     let linter = Linter::new();
     if !args.fix {
-        let (diagnostics, document) = linter.lint_keeping(document);
+        let (mut diagnostics, document) = linter.lint_keeping(document);
+        keep_at_least(&mut diagnostics, args.min_severity);
+        fix_order_hints(&source, &mut diagnostics);
         // The process ends right after printing: freeing a tree of tens of
         // thousands of maps would only delay that (a third of the time on
         // a 20,000-entry index).
         std::mem::forget(document);
         let report = Report::new(source.to_string(), uri(&source), &bytes, diagnostics);
         print(&report, args.format, &[]);
-        return Ok(exit_code(&report.diagnostics));
+        return Ok(exit_code(&report.diagnostics, args.strict));
     }
 
     let fixed = ocifit_lint::fix(document, linter.table());
@@ -50,15 +51,16 @@ pub fn run(args: LintArgs) -> Outcome {
         // Nothing to fix: the input, byte for byte.
         bytes.clone()
     };
-    let remaining = linter.lint(fixed.document);
+    let mut remaining = linter.lint(fixed.document);
+    keep_at_least(&mut remaining, args.min_severity);
     match &args.output {
         Some(path) => {
-            write_replacing(path, &out_bytes)
+            ocifit_source::localfs::replace_file(path, &out_bytes)
                 .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
             let name = path.display().to_string();
             let report = Report::new(name.clone(), Some(path_uri(&name)), &out_bytes, remaining);
             print(&report, args.format, &fixed.fixes);
-            Ok(exit_code(&report.diagnostics))
+            Ok(exit_code(&report.diagnostics, args.strict))
         }
         None => {
             output::print(&String::from_utf8_lossy(&out_bytes));
@@ -66,13 +68,38 @@ pub fn run(args: LintArgs) -> Outcome {
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(fixes_text(&fixed.fixes).as_bytes());
             let _ = err.write_all(report.text().as_bytes());
-            Ok(exit_code(&report.diagnostics))
+            Ok(exit_code(&report.diagnostics, args.strict))
         }
     }
 }
 
-fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
-    i32::from(has_errors(diagnostics))
+/// 1 when an error is reported (with `--strict`, a warning too), else 0.
+fn exit_code(diagnostics: &[Diagnostic], strict: bool) -> i32 {
+    let fails = if strict { Severity::Warning } else { Severity::Error };
+    i32::from(diagnostics.iter().any(|d| d.severity <= fails))
+}
+
+/// `lint --fix` writes a file: for an index read from a layout or a registry, the `unsafe-order` hint names the command that writes the
+/// fixed order back there instead.
+fn fix_order_hints(source: &Source, diagnostics: &mut [Diagnostic]) {
+    let command = match source {
+        Source::OciLayout { .. } => format!("ocifit index fix-order {source} --in-place"),
+        Source::Registry(_) => format!("ocifit index fix-order {source} --push {source}"),
+        _ => return,
+    };
+    for d in diagnostics.iter_mut().filter(|d| d.code == Code::UnsafeOrder) {
+        d.hint = d.hint.replace("`ocifit lint --fix` does", &format!("`{command}` does"));
+    }
+}
+
+/// `--min-severity`: drop the findings less severe than `min`.
+fn keep_at_least(diagnostics: &mut Vec<Diagnostic>, min: MinSeverity) {
+    let min = match min {
+        MinSeverity::Info => Severity::Info,
+        MinSeverity::Warning => Severity::Warning,
+        MinSeverity::Error => Severity::Error,
+    };
+    diagnostics.retain(|d| d.severity <= min);
 }
 
 /// Exit 2 for input that is not JSON at all: everything else is a diagnostic.
@@ -124,26 +151,4 @@ fn fixes_text(fixes: &[Fix]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Write `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so `-o` may name the input and a failed write never leaves
-/// it half-written. An existing file's permissions are kept.
-fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.ocifit-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&temp, meta.permissions())?;
-        }
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }

@@ -1,3 +1,4 @@
+pub mod completions;
 pub mod explain;
 pub mod features;
 pub mod fleet;
@@ -5,6 +6,7 @@ pub mod host;
 pub mod index;
 pub mod k8s;
 pub mod lint;
+pub mod mirror;
 pub mod resolve;
 pub mod select;
 pub mod target;

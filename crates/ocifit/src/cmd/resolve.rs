@@ -3,7 +3,7 @@
 
 use ocifit_source::Digest;
 
-use crate::cli::ResolveArgs;
+use crate::cli::{Format, ResolveArgs};
 use crate::error::{Failure, Outcome};
 use crate::output;
 
@@ -17,8 +17,21 @@ pub fn run(args: ResolveArgs) -> Outcome {
     let digest = Digest::parse(entry.digest)
         .map_err(|e| Failure::bad(format!("{}: entry {}: {e}", read.source, entry.index)))?
         .to_string();
-    // A file has nothing to pin to: the digest alone.
-    let pinned = read.pin(&digest).unwrap_or(digest);
-    output::print(&format!("{pinned}\n"));
+    match args.format {
+        Format::Json => {
+            let mut doc = serde_json::Map::new();
+            doc.insert("reference".into(), read.pin(&digest).into());
+            if let serde_json::Value::Object(entry) = selection.to_json(&index, &read.target)["selected"].take() {
+                doc.extend(entry);
+            }
+            doc.insert("source".into(), read.source_json());
+            output::print_json(&serde_json::Value::Object(doc));
+        }
+        Format::Text => {
+            // A file has nothing to pin to: the digest alone.
+            let pinned = read.pin(&digest).unwrap_or(digest);
+            output::print(&format!("{pinned}\n"));
+        }
+    }
     Ok(0)
 }

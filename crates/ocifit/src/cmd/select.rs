@@ -8,7 +8,7 @@ use ocifit_source::{Digest, Options, Resolved, Source};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::{ChooseArgs, Format, SelectArgs};
+use crate::cli::{ChooseArgs, Format, SelectArgs, TargetArgs};
 use crate::error::{Failure, Outcome};
 use crate::output;
 
@@ -18,17 +18,53 @@ pub struct Read {
     pub bytes: Vec<u8>,
     pub resolved: Option<Resolved>,
     pub target: Target,
+    /// Whose target it is, when not only the flags': `this host`, or the
+    /// node data file it was read from.
+    pub about: Option<String>,
     pub mode: Mode,
 }
 
 /// Build the target, then fetch the bytes (a bad target fails before any
 /// network request).
 pub fn read(args: &ChooseArgs) -> Result<Read, Failure> {
-    let target = super::target::build(&args.target, FeatureTable::builtin())?;
+    let (target, about) = match node_data_target(&args.target)? {
+        Some(found) => found,
+        None => {
+            let t = &args.target;
+            let host = t.host || (t.platform.is_none() && t.features.is_empty());
+            (super::target::build(t, FeatureTable::builtin())?, host.then(|| "this host".to_string()))
+        }
+    };
     let source = Source::parse(&args.source);
     let (bytes, resolved) = source.read_with(&Options::current())?;
     let mode = if args.legacy { Mode::Legacy } else { Mode::Features };
-    Ok(Read { source, bytes, resolved, target, mode })
+    Ok(Read { source, bytes, resolved, target, about, mode })
+}
+
+/// The target of another node, from its data: `--cpuinfo`, `--cpuid` or
+/// `--profile` (with `--os-version`/`--os-features` on top, if given).
+fn node_data_target(args: &TargetArgs) -> Result<Option<(Target, Option<String>)>, Failure> {
+    let (flag, path) = match (&args.cpuinfo, &args.cpuid, &args.profile) {
+        (Some(p), _, _) => ("--cpuinfo", p),
+        (_, Some(p), _) => ("--cpuid", p),
+        (_, _, Some(p)) => ("--profile", p),
+        _ => return Ok(None),
+    };
+    let text = super::host::read_input(path)?;
+    let bad = |e: String| Failure::bad(format!("{flag} {path}: {e}"));
+    let mut target = match flag {
+        "--cpuinfo" => ocifit_host::from_cpuinfo(&text, None).map_err(|e| bad(e.to_string()))?.target,
+        "--cpuid" => ocifit_host::from_cpuid_dump(&text).map_err(|e| bad(e.to_string()))?.target,
+        _ => ocifit_fleet::nodes::profile_target(text.as_bytes()).map_err(bad)?,
+    };
+    if let Some(v) = &args.os_version {
+        target.platform.os_version = v.clone();
+    }
+    if !args.os_features.is_empty() {
+        target.platform.os_features.extend(args.os_features.iter().filter(|f| !f.is_empty()).cloned());
+        target.platform = target.platform.normalized();
+    }
+    Ok(Some((target, Some(format!("from {path}")))))
 }
 
 impl Read {
@@ -43,6 +79,14 @@ impl Read {
     /// `oci:DIR@digest` for a layout, `None` for files.
     pub fn pin(&self, entry_digest: &str) -> Option<String> {
         self.resolved.as_ref().map(|r| r.pin(entry_digest))
+    }
+
+    /// The `source` object of `--format json`: where the index came from.
+    pub fn source_json(&self) -> Value {
+        match &self.resolved {
+            Some(r) => r.to_json(&self.source),
+            None => json!({"input": self.source.to_string(), "digest": Digest::sha256(&self.bytes).to_string()}),
+        }
     }
 }
 
@@ -63,22 +107,19 @@ struct Report<R: Serialize> {
 pub fn run(args: SelectArgs) -> Outcome {
     let read = read(&args.choose)?;
     let (index, selection) = read.choose()?;
-    let Read { source, target, resolved, bytes, .. } = &read;
+    let Read { source, target, resolved, .. } = &read;
     match args.format {
         Format::Json => {
             let report = Report {
                 selection: selection.report(&index, target),
                 mode: if args.choose.legacy { "legacy" } else { "features" },
-                source: match resolved {
-                    Some(r) => r.to_json(source),
-                    None => json!({"input": source.to_string(), "digest": Digest::sha256(bytes).to_string()}),
-                },
+                source: read.source_json(),
             };
             output::write_json(&report);
         }
         Format::Text => {
             let pinned = resolved.as_ref().and_then(|r| Some(r.pin(r.digest.as_ref()?)));
-            let mut out = text(source, &index, target, &selection, args.choose.legacy);
+            let mut out = text(source, &index, target, read.about.as_deref(), &selection, args.choose.legacy);
             if let Some(p) = pinned {
                 // Where a tag pointed when it was read: `index:` then this line.
                 let at = out.find('\n').map_or(0, |i| i + 1);
@@ -102,10 +143,18 @@ fn describe(target: &Target) -> String {
     format!("{} ({} features)", target.platform, target.features.len())
 }
 
-fn text(source: &Source, index: &IndexView<'_>, target: &Target, selection: &Selection, legacy: bool) -> String {
+fn text(
+    source: &Source,
+    index: &IndexView<'_>,
+    target: &Target,
+    about: Option<&str>,
+    selection: &Selection,
+    legacy: bool,
+) -> String {
     let mut out = String::new();
     out.push_str(&format!("index:    {source} ({} entries)\n", index.len()));
-    out.push_str(&format!("target:   {}\n", describe(target)));
+    let about = about.map(|a| format!(" ({a})")).unwrap_or_default();
+    out.push_str(&format!("target:   {}{about}\n", describe(target)));
     let chosen = selection.selected();
     match chosen.and_then(|i| index.entry(i)) {
         Some(e) => out.push_str(&format!(
@@ -144,8 +193,7 @@ fn text(source: &Source, index: &IndexView<'_>, target: &Target, selection: &Sel
                 format!("compatible (rank {r})")
             } else {
                 let why = reasons.get(&e.index).copied().unwrap_or_default();
-                let why: Vec<String> = why.iter().map(|x| format!("{}: {x}", x.code())).collect();
-                format!("rejected: {}", why.join("; "))
+                format!("rejected: {}", ocifit_fleet::report::brief_reasons(why))
             };
             vec![e.index.to_string(), platform, features, verdict]
         })

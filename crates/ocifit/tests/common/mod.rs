@@ -71,3 +71,12 @@ pub fn ocifit(args: &[&str], stdin: Option<&[u8]>) -> Run {
         stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
     }
 }
+
+/// An empty directory for one test under Cargo's per-target temporary
+/// directory (emptied first, so a rerun starts clean).
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -338,6 +338,35 @@ pub fn tls() -> &'static (Registry, PathBuf) {
     })
 }
 
+/// A TLS registry serving the anonymous registry's storage with a
+/// self-signed certificate made as the distribution and Docker docs show
+/// (`openssl req -newkey rsa -nodes -x509 -addext subjectAltName=…`, which
+/// marks it CA:TRUE); returns it and the certificate's PEM file.
+pub fn self_signed_tls() -> &'static (Registry, PathBuf) {
+    static R: OnceLock<(Registry, PathBuf)> = OnceLock::new();
+    R.get_or_init(|| {
+        require("openssl");
+        let plain = anonymous();
+        let dir = temp_dir("self-signed");
+        let (key, cert) = (dir.join("domain.key"), dir.join("domain.crt"));
+        let out = Command::new("openssl")
+            .args(["req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout"])
+            .arg(&key)
+            .args(["-addext", "subjectAltName = IP:127.0.0.1", "-x509", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "openssl req -x509: {}", String::from_utf8_lossy(&out.stderr));
+        let text = Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(&cert).output().unwrap();
+        assert!(String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"), "the docs' certificate is CA:TRUE");
+        let http_tls = format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display());
+        let r = Registry::start_in(dir, Some(&plain.dir.join("data")), &http_tls, None);
+        let cert = r.dir.join("domain.crt");
+        (r, cert)
+    })
+}
+
 /// The anonymous registry.
 pub fn anonymous() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
@@ -458,4 +487,18 @@ pub fn auth_file(dir: &Path, name: &str, registry: &str, user: &str, password: &
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, serde_json::json!({"auths": {registry: {"auth": auth}}}).to_string()).unwrap();
     path
+}
+
+/// A program `docker-credential-NAME` in `dir/bin` running the shell
+/// `script`; returns a PATH with `dir/bin` first.
+pub fn credential_helper(dir: &Path, name: &str, script: &str) -> std::ffi::OsString {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(&helper, format!("#!/bin/sh\n{script}\n")).unwrap();
+    Command::new("chmod").arg("+x").arg(&helper).status().unwrap();
+    std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap()
 }

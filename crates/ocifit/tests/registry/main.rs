@@ -2,11 +2,17 @@
 //! 2.8), no mocks: select by tag and digest with exactly one manifest
 //! request, basic and bearer auth, skopeo interoperability, and every
 //! failure mode of the issue — each exits 2 with a clear message or
-//! succeeds as it should.
+//! succeeds as it should. `mirror` and `deploy`: `ocifit mirror` in front
+//! of these registries and of hostile hand-made upstreams.
 
+mod deploy;
 mod fixture;
+mod hardening;
 mod index_edit;
+mod lint_hint;
+mod mirror;
 mod servers;
+mod tls_trust;
 mod token;
 
 use std::path::Path;
@@ -476,24 +482,18 @@ fn basic_auth_from_every_credential_source() {
     with_stdin.push("--creds-stdin");
     check(ocifit(&with_stdin, &[], Some(&format!("{USER}:{PASSWORD}\n"))));
     // docker credHelpers: a helper program on PATH
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let helper = bin.join("docker-credential-ocifit-test");
-    std::fs::write(
-        &helper,
-        format!("#!/bin/sh\nread server\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"),
-    )
-    .unwrap();
-    Command::new("chmod").arg("+x").arg(&helper).status().unwrap();
+    let path = fixture::credential_helper(
+        &dir,
+        "ocifit-test",
+        &format!(
+            "read server\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'"
+        ),
+    );
     let helpers = dir.join("helpers");
     std::fs::create_dir_all(&helpers).unwrap();
     std::fs::write(
         helpers.join("config.json"),
         serde_json::json!({"credHelpers": {r.host(): "ocifit-test"}}).to_string(),
-    )
-    .unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
     check(ocifit(&args, &[("DOCKER_CONFIG", &helpers), ("PATH", Path::new(&path))], None));

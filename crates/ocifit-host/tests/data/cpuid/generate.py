@@ -19,7 +19,7 @@ a real capture:
   supports (CPUID.0Dh.0 EAX), listed per dump below. Variants with some
   components disabled exercise the XCR0 gating.
 
-Captures: shared/conformance/cpuinfo/ (from archspec-json, see its README).
+Captures: tests/data/conformance/cpuinfo/ (from archspec-json, see its README).
 """
 import json
 import pathlib
@@ -27,7 +27,7 @@ import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[5]
 HERE = pathlib.Path(__file__).resolve().parent
-CAPTURES = ROOT.parent / "shared" / "conformance" / "cpuinfo"
+CAPTURES = ROOT / "tests" / "data" / "conformance" / "cpuinfo"
 REGS = ["eax", "ebx", "ecx", "edx"]
 
 
