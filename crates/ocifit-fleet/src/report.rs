@@ -547,7 +547,8 @@ mod tests {
         let fleet = Fleet::from_records(nodes::parse(profiles, "profiles.json", "-").unwrap()).unwrap();
         let index = Index::from_slice(
             br#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",
-                "size":1,"digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64"}}]}"#,
+                "size":1,"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "platform":{"os":"linux","architecture":"amd64"}}]}"#,
         )
         .unwrap();
         let images = ["app.json".to_string(), "gone:v1".to_string()];
