@@ -818,9 +818,6 @@ pub struct MirrorServeArgs {
     pub read_timeout: Option<f64>,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Select for the machine of a captured /proc/cpuinfo instead of this host.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["platform", "features", "host"])]
-    pub cpuinfo: Option<String>,
     /// filter: drop the other entries of this node's platform; reorder: put the selected entry
     /// first; off: pass everything through.
     #[arg(long, value_enum, default_value_t = MirrorMode::Filter)]
