@@ -22,7 +22,8 @@ fn s8_unknown_platform_names_are_usage_errors_with_did_you_mean() {
         ("linux/aarch65", r#"did you mean "aarch64"?"#),
     ];
     for (platform, want) in cases {
-        for command in [&["select", EXAMPLE][..], &["resolve", EXAMPLE][..]] {
+        let mirror = ["mirror", "--listen", "127.0.0.1:0", "--cache-dir", "/nonexistent/ocifit-never-created"];
+        for command in [&["select", EXAMPLE][..], &["resolve", EXAMPLE][..], &mirror[..]] {
             let mut args = command.to_vec();
             args.extend(["--platform", platform]);
             let out = ocifit(&args, None);
