@@ -23,27 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 45999)
-cat >"$work/config.yml" <<YAML
-version: 0.1
-log:
-  level: warn
-  formatter: text
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: $work/data
-http:
-  addr: 127.0.0.1:$port
-  secret: ocifit-bench
-YAML
-docker-registry serve "$work/config.yml" >"$work/access.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+. bench/loopback-registry.sh
+start_registry "$work"
 
 # An OCI layout with a three-entry index (amd64, amd64+avx2, arm64).
 layout="$work/layout"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every benchmark side by side and write docs/performance.md.
 #
-#   bench/run-all.sh                  (about 6 minutes on 2 cores)
+#   bench/run-all.sh                  (about 7 minutes on 2 cores)
 #   bench/run-all.sh --report-only    (rewrite the page from the last run)
 #
 # Each script prints its own tables and `RESULT | what | measured | target |
@@ -50,6 +50,7 @@ run index-vs-jq bench/index-vs-jq.sh
 RUNS=100 run host-vs-archspec bench/host-vs-archspec.sh
 run registry-vs-skopeo bench/registry-vs-skopeo.sh 20
 run fleet bench/fleet.sh 10000 500 3 10 100 1000
+run mirror bench/mirror.sh
 fi
 
 # The page is checked in: write no path of this machine into it. The build
@@ -75,10 +76,10 @@ relative() {
   echo
   echo "| what | measured | target | met |"
   echo "|---|---|---|---|"
-  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
+  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet mirror; do
     grep '^RESULT |' "$out/$name.txt" | sed 's/^RESULT | //; s/$/ |/; s/^/| /'
   done
-  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet; do
+  for name in criterion detect index-vs-jq host-vs-archspec registry-vs-skopeo fleet mirror; do
     echo
     echo "## $name"
     echo

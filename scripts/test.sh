@@ -19,6 +19,11 @@ apt_packages=(jq docker-registry skopeo apache2-utils openssl)
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 # chattr (tests/index.rs: an in-place write interrupted by an immutable layout)
 apt_packages+=(e2fsprogs)
+# ocifit mirror in front of real runtimes (crates/ocifit/tests/runtimes):
+# the tests start containerd (ctr and its CRI plugin) themselves, with a
+# config of their own (policy-rc.d below keeps its service from starting);
+# podman pulls into a temporary vfs store
+apt_packages+=(containerd podman)
 # help, completions and manual pages (crates/ocifit/tests/help.rs): the shells
 # the completion scripts are loaded into, man and groff to render docs/man/
 apt_packages+=(bash zsh fish man-db groff-base)

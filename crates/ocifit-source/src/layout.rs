@@ -18,7 +18,7 @@
 //! Every file is opened through [`Dir`], from a descriptor of DIR, one
 //! component at a time: no symbolic link inside the layout is followed, and
 //! only regular files are read (a FIFO or a device is refused without
-//! blocking), each up to its limit (docs/security-layouts.md).
+//! blocking), each up to its limit (docs/security.md "Layouts and local files").
 
 use std::io::Read;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! Local files, opened and replaced without trusting what else is in the
-//! directory (docs/security-layouts.md).
+//! directory (docs/security.md "Layouts and local files").
 //!
 //! A [`Dir`] is a directory opened once; every file below it is reached
 //! through that descriptor one component at a time, so nothing planted in

@@ -222,7 +222,7 @@ fn not_a_layout() {
     assert!(err(&l.source(None)).contains("unsupported imageLayoutVersion"));
 }
 
-/// docs/security-layouts.md: DIR itself may be a symbolic link (the user
+/// docs/security.md "Layouts and local files": DIR itself may be a symbolic link (the user
 /// named it), but nothing below it is followed, not even a link to a file
 /// inside the layout: a blob, `blobs/sha256` or `index.json` that is a
 /// link is refused, saying so.

@@ -325,7 +325,7 @@ fn in_place_on_an_untagged_layout_rewrites_index_json() {
     );
 }
 
-// --- Hardening (docs/security-layouts.md) -------------------------------------------
+// --- Hardening (docs/security.md "Layouts and local files") -------------------------------------------
 
 impl Drop for Layout {
     fn drop(&mut self) {
