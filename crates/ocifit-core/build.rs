@@ -63,6 +63,9 @@ struct Row {
     hwprobe: Option<Hwprobe>,
     #[serde(default)]
     aliases: Aliases,
+    /// Features this one implies (direct; the closure is computed here).
+    #[serde(default)]
+    implies: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +184,7 @@ fn check(path: &Path, file: &File) {
             }
         }
     }
+    check_implies(&p.to_string(), file, &names);
     for level in &file.level {
         assert!(
             file.architectures.contains(&level.architecture),
@@ -199,6 +203,50 @@ fn check(path: &Path, file: &File) {
             "{p}: {flag} is both a feature's linux name and a non-ISA flag"
         );
     }
+}
+
+/// `implies` names rows of the family, never the row itself, and the
+/// relation has no cycle.
+fn check_implies(p: &str, file: &File, names: &BTreeSet<String>) {
+    for row in &file.feature {
+        for i in &row.implies {
+            assert!(names.contains(i), "{p}: {}: implies unknown feature {i:?}", row.name);
+            assert!(i != &row.name, "{p}: {}: implies itself", row.name);
+        }
+    }
+    for row in &file.feature {
+        let mut path = vec![row.name.as_str()];
+        walk_implies(p, file, &mut path);
+    }
+}
+
+fn walk_implies<'f>(p: &str, file: &'f File, path: &mut Vec<&'f str>) {
+    let last = *path.last().unwrap();
+    let row = file.feature.iter().find(|r| r.name == last).unwrap();
+    for next in &row.implies {
+        assert!(!path.contains(&next.as_str()), "{p}: implication cycle {} -> {next}", path.join(" -> "));
+        path.push(next);
+        walk_implies(p, file, path);
+        path.pop();
+    }
+}
+
+/// Every feature `name` implies, transitively, in file order.
+fn closure<'f>(file: &'f File, name: &str) -> Vec<&'f str> {
+    let mut out: Vec<&str> = Vec::new();
+    let mut todo = vec![name];
+    while let Some(n) = todo.pop() {
+        let row = file.feature.iter().find(|r| r.name == n).unwrap();
+        for i in &row.implies {
+            if !out.contains(&i.as_str()) {
+                out.push(i);
+                todo.push(i);
+            }
+        }
+    }
+    let mut ordered: Vec<&str> = file.feature.iter().map(|r| r.name.as_str()).filter(|n| out.contains(n)).collect();
+    ordered.dedup();
+    ordered
 }
 
 fn hwprobe_key(name: &str) -> Option<u32> {
@@ -260,9 +308,15 @@ fn generate(files: &[File]) -> String {
             "Detection::CpuinfoOnly".into()
         };
         let other: Vec<String> = row.aliases.other.iter().map(|s| lit(s)).collect();
+        let id_of = |name: &str| {
+            let id = rows.iter().position(|(fl, _, r)| std::ptr::eq(*fl, *file) && r.name == name).unwrap();
+            format!("FeatureId({id})")
+        };
+        let implies: Vec<String> = row.implies.iter().map(|n| id_of(n)).collect();
+        let implied: Vec<String> = closure(file, &row.name).into_iter().map(id_of).collect();
         writeln!(
             out,
-            "    Feature {{ family: Family::{family}, name: {}, architectures: &[{}], description: {}, link: {}, linux: {}, since: {}, note: {}, detection: {detection}, aliases: Aliases {{ go: {}, nfd: {}, llvm: {}, other: &[{}] }} }},",
+            "    Feature {{ family: Family::{family}, name: {}, architectures: &[{}], description: {}, link: {}, linux: {}, since: {}, note: {}, detection: {detection}, aliases: Aliases {{ go: {}, nfd: {}, llvm: {}, other: &[{}] }}, implies: &[{}], implied: &[{}] }},",
             lit(&row.name),
             archs.iter().map(|a| lit(a)).collect::<Vec<_>>().join(", "),
             lit(row.description.trim()),
@@ -274,8 +328,25 @@ fn generate(files: &[File]) -> String {
             opt(&row.aliases.nfd),
             opt(&row.aliases.llvm),
             other.join(", "),
+            implies.join(", "),
+            implied.join(", "),
         )
         .unwrap();
+    }
+    writeln!(out, "];").unwrap();
+
+    // Per row: the bit set of itself and everything it implies.
+    let words = rows.len().div_ceil(64);
+    writeln!(out, "pub(crate) static CLOSURES: [[u64; {words}]; {}] = [", rows.len()).unwrap();
+    for (id, (file, _, row)) in rows.iter().enumerate() {
+        let mut bits = vec![0u64; words];
+        bits[id / 64] |= 1 << (id % 64);
+        for name in closure(file, &row.name) {
+            let i = rows.iter().position(|(fl, _, r)| std::ptr::eq(*fl, *file) && r.name == name).unwrap();
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        let words: Vec<String> = bits.iter().map(|w| format!("{w:#x}")).collect();
+        writeln!(out, "    [{}],", words.join(", ")).unwrap();
     }
     writeln!(out, "];").unwrap();
 

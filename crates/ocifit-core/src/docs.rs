@@ -28,7 +28,7 @@ pub fn suggest(table: FeatureTable, family: Option<Family>, name: &str) -> Vec<&
     scored.into_iter().map(|(_, n)| n).take(3).collect()
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -55,6 +55,25 @@ pub fn guaranteed_by(table: FeatureTable, id: FeatureId) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The lowest level that guarantees `id` (in data order), by its
+/// command-line name where it has one (`x86-64-v3`, `armv8.1-a`), else
+/// `arm/v7`, `ppc64le (baseline)`.
+pub fn lowest_level(table: FeatureTable, id: FeatureId) -> Option<String> {
+    let level = table.all_levels().iter().find(|l| l.features.contains(&id))?;
+    Some(crate::target::level_name(level.architecture, level.variant).unwrap_or_else(|| {
+        if level.variant.is_empty() {
+            format!("{} (baseline)", level.architecture)
+        } else {
+            format!("{}/{}", level.architecture, level.variant)
+        }
+    }))
+}
+
+/// Canonical names, space-separated, in table order.
+pub fn names(ids: &[FeatureId]) -> String {
+    ids.iter().map(|id| id.feature().name).collect::<Vec<_>>().join(" ")
 }
 
 fn cell(s: &str) -> String {
@@ -88,7 +107,9 @@ pub fn markdown(table: FeatureTable, only: Option<Family>) -> String {
          Only the **name** column is valid in an index's `platform.features`; the Linux name and \
          the aliases are accepted on the command line. Detection says how `ocifit host` sees the \
          feature: a CPUID bit plus the XCR0 state the OS must enable, an `AT_HWCAPn` bit, or a \
-         `riscv_hwprobe` bit.\n\n",
+         `riscv_hwprobe` bit. **Implies** lists what a feature implies directly (LLVM's target-feature \
+         implications): an entry's requirements are the closure of its features, so `[\"avx512f\"]` \
+         needs `avx2`, `fma`, `f16c` and everything they imply too, and ranks by that closure.\n\n",
     );
     for family in Family::ALL.into_iter().filter(|f| only.is_none_or(|o| o == *f)) {
         let rows: Vec<&Feature> = table.family(family).collect();
@@ -97,7 +118,7 @@ pub fn markdown(table: FeatureTable, only: Option<Family>) -> String {
         let levels: Vec<_> =
             table.all_levels().iter().filter(|l| family.architectures().contains(&l.architecture)).collect();
         if !levels.is_empty() {
-            out.push_str("Variants and the features they guarantee (each also has those of the variants below it in its fallback vector):\n\n| variant | adds |\n|---|---|\n");
+            out.push_str("Variants and the features they guarantee (each also has those of the variants below it in its fallback vector). The level name stands for the whole set wherever the command line takes features (`--features x86-64-v3`):\n\n| variant | level name | adds |\n|---|---|---|\n");
             for l in levels {
                 let v = if l.variant.is_empty() {
                     format!("{} (baseline)", l.architecture)
@@ -105,11 +126,15 @@ pub fn markdown(table: FeatureTable, only: Option<Family>) -> String {
                     format!("{}/{}", l.architecture, l.variant)
                 };
                 let names: Vec<&str> = l.features.iter().map(|id| id.feature().name).collect();
-                let _ = writeln!(out, "| [{v}]({}) | {} |", l.link, names.join(" "));
+                let name =
+                    crate::target::level_name(l.architecture, l.variant).map(|n| format!("`{n}`")).unwrap_or_default();
+                let _ = writeln!(out, "| [{v}]({}) | {name} | {} |", l.link, names.join(" "));
             }
             out.push('\n');
         }
-        out.push_str("| name | linux | description | detection | aliases | since |\n|---|---|---|---|---|---|\n");
+        out.push_str(
+            "| name | linux | description | detection | implies | aliases | since |\n|---|---|---|---|---|---|---|\n",
+        );
         for f in rows {
             let mut desc = cell(f.description);
             if let Some(n) = f.note {
@@ -120,12 +145,13 @@ pub fn markdown(table: FeatureTable, only: Option<Family>) -> String {
             }
             let _ = writeln!(
                 out,
-                "| [`{}`]({}) | {} | {} | {} | {} | {} |",
+                "| [`{}`]({}) | {} | {} | {} | {} | {} | {} |",
                 f.name,
                 f.link,
                 f.linux.map(|l| format!("`{l}`")).unwrap_or_default(),
                 desc,
                 cell(&f.detection.to_string()),
+                f.implies.iter().map(|i| format!("`{}`", i.feature().name)).collect::<Vec<_>>().join(" "),
                 aliases_cell(f),
                 f.since
             );

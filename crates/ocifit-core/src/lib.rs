@@ -8,7 +8,8 @@
 //! - [`index`]: a lossless index model (the JSON document plus a checked
 //!   read view), and [`view`]: a faster read-only one for commands that
 //!   only read;
-//! - [`target`] and [`select`](mod@select): what we select for, and the matcher.
+//! - [`target`] and [`select`](mod@select): what we select for (command-line
+//!   targets, level names, closure), and the matcher.
 //!
 //! The rules implemented are `docs/semantics.md` (§1–6, §8); each function names
 //! the section it implements, and `docs/semantics.md` records the decisions
@@ -19,9 +20,9 @@
 //!
 //! let index = Index::from_slice(br#"{"schemaVersion":2,"manifests":[
 //!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-//!    "digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64"}},
+//!    "digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{"os":"linux","architecture":"amd64"}},
 //!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
-//!    "digest":"sha256:bbbb","platform":{"os":"linux","architecture":"amd64",
+//!    "digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","platform":{"os":"linux","architecture":"amd64",
 //!    "features":["avx2","bmi2"]}}]}"#).unwrap();
 //! let table = FeatureTable::builtin();
 //! let v3 = Target::guaranteed(&Platform::new("linux", "amd64", "v3"), table);

@@ -113,36 +113,108 @@ pub fn normalize_arch(architecture: &str, variant: &str) -> (String, String) {
 }
 
 fn is_known_arch(arch: &str) -> bool {
-    const KNOWN: &[&str] = &[
-        "386",
-        "amd64",
-        "amd64p32",
-        "arm",
-        "armbe",
-        "arm64",
-        "arm64be",
-        "ppc64",
-        "ppc64le",
-        "loong64",
-        "mips",
-        "mipsle",
-        "mips64",
-        "mips64le",
-        "mips64p32",
-        "mips64p32le",
-        "ppc",
-        "riscv",
-        "riscv64",
-        "s390",
-        "s390x",
-        "sparc",
-        "sparc64",
-        "wasm",
-    ];
-    KNOWN.contains(&arch)
+    KNOWN_ARCH.contains(&arch)
+}
+
+/// Architectures containerd knows (Go's GOARCH list), after normalization.
+const KNOWN_ARCH: &[&str] = &[
+    "386",
+    "amd64",
+    "amd64p32",
+    "arm",
+    "armbe",
+    "arm64",
+    "arm64be",
+    "ppc64",
+    "ppc64le",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64p32",
+    "mips64p32le",
+    "ppc",
+    "riscv",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "wasm",
+];
+
+/// The closest of `known` to `word` (edit distance at most 2), for "did you mean".
+fn closest<'k>(word: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    known
+        .into_iter()
+        .map(|k| (crate::docs::edit_distance(word, k), k))
+        .filter(|(d, _)| *d <= 2.min(word.len().saturating_sub(1)))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn did_you_mean(word: &str, known: Option<&str>) -> String {
+    match known {
+        Some(k) => format!("{word:?}; did you mean {k:?}?"),
+        None => format!("{word:?}"),
+    }
+}
+
+/// Whether `variant` (normalized) is one ocifit knows for `architecture`;
+/// `Err` says which are. Architectures whose variants are not listed accept any.
+fn check_variant(architecture: &str, variant: &str) -> Result<(), &'static str> {
+    let ok = match architecture {
+        "amd64" => matches!(variant, "" | "v2" | "v3" | "v4"),
+        "arm" => matches!(variant, "" | "v5" | "v6" | "v7" | "v8"),
+        // Unknown higher versions are the highest known below them (§4.3).
+        "arm64" => {
+            variant.is_empty() || {
+                let version = variant.strip_prefix('v').unwrap_or("");
+                let (major, minor) = version.split_once('.').unwrap_or((version, "0"));
+                let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                number(major) && number(minor) && major.parse::<u32>().is_ok_and(|m| m >= 8)
+            }
+        }
+        _ => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(match architecture {
+        "amd64" => "amd64 variants are v1..v4",
+        "arm" => "arm variants are v5..v8",
+        _ => {
+            "arm64 variants are v8, v8.1 .. v8.9, v9, v9.1 .. v9.6 (a later version runs what the highest known below it runs)"
+        }
+    })
 }
 
 impl Platform {
+    /// For a target named on the command line: its OS and architecture
+    /// are ones containerd knows, and its variant one ocifit knows for
+    /// amd64, arm and arm64, else an error with a "did you mean".
+    /// (Entries of an index are never checked like this: a runtime must
+    /// still select among the ones it understands.)
+    pub fn check_known(&self, input: &str) -> Result<(), PlatformError> {
+        let err = |problem: String| Err(PlatformError { input: input.into(), problem });
+        let n = self.normalized();
+        if !KNOWN_OS.contains(&n.os.as_str()) {
+            let hint = did_you_mean(&self.os, closest(&n.os, KNOWN_OS.iter().copied().chain(["macos"])));
+            return err(format!("unknown operating system {hint}"));
+        }
+        if !is_known_arch(&n.architecture) {
+            let spellings = KNOWN_ARCH.iter().copied().chain(ARCH_ALIASES.iter().map(|(a, _, _)| *a));
+            let hint = did_you_mean(&self.architecture, closest(&n.architecture, spellings));
+            return err(format!("unknown architecture {hint}"));
+        }
+        let variant = if n.architecture == "arm64" && n.variant == "v8" { "" } else { n.variant.as_str() };
+        if let Err(known) = check_variant(&n.architecture, variant) {
+            return err(format!("unknown {} variant {:?}: {known}", n.architecture, self.variant));
+        }
+        Ok(())
+    }
+
     pub fn new(os: &str, architecture: &str, variant: &str) -> Self {
         Platform { os: os.into(), architecture: architecture.into(), variant: variant.into(), ..Default::default() }
     }

@@ -21,13 +21,39 @@ use crate::windows;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     NoPlatform,
-    OsMismatch { entry: String, target: String },
-    ArchMismatch { entry: String, target: String },
-    VariantUnsupported { entry: String, target: String },
-    OsVersionMismatch { entry: String, target: String },
-    OsFeatureUnsupported { feature: String },
-    FeatureUnknown { feature: String, hint: Option<String> },
-    FeatureUnsupported { feature: String },
+    OsMismatch {
+        entry: String,
+        target: String,
+    },
+    ArchMismatch {
+        entry: String,
+        target: String,
+    },
+    VariantUnsupported {
+        entry: String,
+        target: String,
+    },
+    OsVersionMismatch {
+        entry: String,
+        target: String,
+    },
+    OsFeatureUnsupported {
+        feature: String,
+    },
+    FeatureUnknown {
+        feature: String,
+        hint: Option<String>,
+    },
+    /// `implied_by`: the listed feature whose closure holds `feature`, when
+    /// `feature` itself is not listed (§4.6).
+    FeatureUnsupported {
+        feature: String,
+        implied_by: Option<String>,
+    },
+    /// §4.7: not `algorithm:encoded` as the image-spec defines it.
+    DigestInvalid {
+        digest: String,
+    },
 }
 
 impl Reason {
@@ -42,6 +68,7 @@ impl Reason {
             Reason::OsFeatureUnsupported { .. } => "os-feature-unsupported",
             Reason::FeatureUnknown { .. } => "feature-unknown",
             Reason::FeatureUnsupported { .. } => "feature-unsupported",
+            Reason::DigestInvalid { .. } => "digest-invalid",
         }
     }
 
@@ -66,8 +93,17 @@ impl Serialize for Reason {
                 map.serialize_entry("entry", entry)?;
                 map.serialize_entry("target", target)?;
             }
-            Reason::OsFeatureUnsupported { feature } | Reason::FeatureUnsupported { feature } => {
+            Reason::OsFeatureUnsupported { feature } => {
                 map.serialize_entry("feature", feature)?;
+            }
+            Reason::FeatureUnsupported { feature, implied_by } => {
+                map.serialize_entry("feature", feature)?;
+                if let Some(by) = implied_by {
+                    map.serialize_entry("impliedBy", by)?;
+                }
+            }
+            Reason::DigestInvalid { digest } => {
+                map.serialize_entry("digest", digest)?;
             }
             Reason::FeatureUnknown { feature, hint } => {
                 map.serialize_entry("feature", feature)?;
@@ -109,7 +145,15 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
-            Reason::FeatureUnsupported { feature } => write!(f, "needs {feature}, which the target lacks"),
+            Reason::FeatureUnsupported { feature, implied_by: None } => {
+                write!(f, "needs {feature}, which the target lacks")
+            }
+            Reason::FeatureUnsupported { feature, implied_by: Some(by) } => {
+                write!(f, "needs {feature} (implied by {by}), which the target lacks")
+            }
+            Reason::DigestInvalid { digest } => {
+                write!(f, "digest {digest:?} is not a valid digest ({})", digest_problem(digest))
+            }
         }
     }
 }
@@ -127,7 +171,7 @@ pub struct Candidate {
     pub index: usize,
     /// Position of its architecture/variant in the target's fallback vector.
     pub vector_position: usize,
-    /// Distinct CPU features it requires (all supported).
+    /// Size of the closure of the CPU features it lists (§5.3; all supported).
     pub feature_count: usize,
     pub os_feature_count: usize,
 }
@@ -284,7 +328,8 @@ impl Hasher for Fnv {
 }
 
 /// §4.6: the CPU features of an entry, checked against the table for the
-/// entry's architecture and the target's set. Returns the distinct count.
+/// entry's architecture, and their closure against the target's set.
+/// Returns the size of the closure (what §5.3 ranks by).
 fn check_features<'a>(
     table: FeatureTable,
     lookups: &mut Lookups<'a>,
@@ -298,7 +343,7 @@ fn check_features<'a>(
         match lookups.canonical(table, entry.architecture, name) {
             Some(id) => {
                 if seen.insert(id) && !target.contains(id) {
-                    reasons.push(Reason::FeatureUnsupported { feature: name.into() });
+                    reasons.push(Reason::FeatureUnsupported { feature: name.into(), implied_by: None });
                 }
             }
             None => {
@@ -312,7 +357,64 @@ fn check_features<'a>(
             }
         }
     }
-    seen.len()
+    let closure = seen.closure();
+    let mut missing = closure;
+    missing.subtract(&seen);
+    missing.subtract(target);
+    if !missing.is_empty() {
+        // Name each implied feature once, after the first listed feature
+        // implying it that the target has (a listed feature the target lacks
+        // is reason enough, without what it implies).
+        for name in entry.features() {
+            let Some(id) = lookups.canonical(table, entry.architecture, name).filter(|id| target.contains(*id)) else {
+                continue;
+            };
+            for implied in id.feature().implied {
+                if missing.contains(*implied) {
+                    missing.remove(*implied);
+                    reasons.push(Reason::FeatureUnsupported {
+                        feature: implied.feature().name.into(),
+                        implied_by: Some(name.into()),
+                    });
+                }
+            }
+        }
+    }
+    closure.len()
+}
+
+/// §4.7: `algorithm:encoded` as the image-spec defines it: algorithm
+/// `[a-z0-9]+([+._-][a-z0-9]+)*`, encoded `[a-zA-Z0-9=_-]+`, and for the
+/// registered `sha256` and `sha512` exactly 64 or 128 lowercase hex digits.
+pub fn digest_is_valid(digest: &str) -> bool {
+    // The common case in one pass: a well-formed sha256 digest.
+    if let Some(hex) = digest.strip_prefix("sha256:") {
+        return hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    }
+    digest_problem_of(digest).is_none()
+}
+
+fn digest_problem(digest: &str) -> &'static str {
+    digest_problem_of(digest).unwrap_or("valid")
+}
+
+fn digest_problem_of(digest: &str) -> Option<&'static str> {
+    let Some((algorithm, encoded)) = digest.split_once(':') else {
+        return Some("no ':' between algorithm and encoded");
+    };
+    let component = |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !algorithm.split(['+', '.', '_', '-']).all(component) {
+        return Some("the algorithm is not lowercase letters and digits joined by + . _ -");
+    }
+    if encoded.is_empty() || !encoded.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-')) {
+        return Some("the encoded part is empty or has characters outside a-z A-Z 0-9 = _ -");
+    }
+    let hex = |n: usize| encoded.len() == n && encoded.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    match algorithm {
+        "sha256" if !hex(64) => Some("sha256 needs exactly 64 lowercase hex digits"),
+        "sha512" if !hex(128) => Some("sha512 needs exactly 128 lowercase hex digits"),
+        _ => None,
+    }
 }
 
 /// What an unknown name in an index probably meant: an alias, another
@@ -327,9 +429,10 @@ pub fn unknown_hint(table: FeatureTable, architecture: &str, name: &str) -> Opti
             return Some(format!("{:?} is not valid on {architecture}", f.name));
         }
     }
-    let elsewhere: Vec<&str> = table.resolve_anywhere(name).iter().map(|id| id.feature().family.name()).collect();
-    if !elsewhere.is_empty() {
-        return Some(format!("a {} feature, not {architecture}", elsewhere.join("/")));
+    let families: Vec<Family> = table.resolve_anywhere(name).iter().map(|id| id.feature().family).collect();
+    if let Some(first) = families.first() {
+        let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
+        return Some(format!("{} {} feature, not {architecture}", crate::target::article(*first), names.join("/")));
     }
     None
 }
@@ -366,6 +469,9 @@ pub fn select_with<E: Entries + ?Sized>(index: &E, target: &Target, table: Featu
             (Some(p), Mode::Features) => check_features(table, &mut lookups, &p, &target.features, &mut reasons),
             _ => 0,
         };
+        if mode == Mode::Features && !digest_is_valid(entry.digest) {
+            reasons.push(Reason::DigestInvalid { digest: entry.digest.into() });
+        }
         let os_feature_count = entry.platform.map_or(0, |p| p.os_features().count());
         match position {
             Some(vector_position) if reasons.is_empty() => {

@@ -167,6 +167,11 @@ pub struct Feature {
     pub note: Option<&'static str>,
     pub detection: Detection,
     pub aliases: Aliases,
+    /// The features this one implies directly (`data/*.toml` `implies`):
+    /// what a compiler enables with it and no real CPU has it without.
+    pub implies: &'static [FeatureId],
+    /// Everything it implies, transitively (not itself), in table order.
+    pub implied: &'static [FeatureId],
 }
 
 impl Feature {
@@ -176,6 +181,12 @@ impl Feature {
 
     pub fn valid_for(&self, architecture: &str) -> bool {
         self.architectures.contains(&architecture)
+    }
+
+    /// The features whose closure holds this one (what implies it), in table order.
+    pub fn implied_by(&self) -> impl Iterator<Item = &'static Feature> + '_ {
+        let id = self.id();
+        FEATURES.iter().filter(move |f| f.implied.contains(&id))
     }
 }
 
@@ -260,7 +271,32 @@ impl FeatureSet {
 
     /// Members in table order.
     pub fn iter(&self) -> impl Iterator<Item = FeatureId> + '_ {
-        (0..FEATURE_COUNT).map(FeatureId).filter(|id| self.contains(*id))
+        self.0.iter().enumerate().flat_map(|(w, word)| {
+            let mut bits = *word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    FeatureId(w * 64 + b)
+                })
+            })
+        })
+    }
+
+    /// The set with everything its members imply, transitively (§2).
+    pub fn closure(&self) -> FeatureSet {
+        let mut out = *self;
+        for id in self.iter() {
+            for (a, b) in out.0.iter_mut().zip(CLOSURES[id.0]) {
+                *a |= b;
+            }
+        }
+        out
+    }
+
+    /// Whether the set already holds everything its members imply.
+    pub fn is_closed(&self) -> bool {
+        self.closure() == *self
     }
 
     /// Canonical names, sorted: the form every JSON output uses.

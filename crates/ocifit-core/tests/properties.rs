@@ -98,6 +98,32 @@ proptest! {
         prop_assert_ne!(after.selected(), Some(i));
     }
 
+    /// §4.6, §5.3: requirements and rank are the closure, so listing a
+    /// feature the list already implies changes nothing.
+    #[test]
+    fn adding_an_implied_feature_never_changes_the_choice(
+        entries in proptest::collection::vec(entry_strategy(), 1..12),
+        (p, names) in target_strategy(),
+        which in any::<prop::sample::Index>(),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let t = target(p, &names);
+        let i = which.index(entries.len());
+        let arch = PLATFORMS[entries[i].0].split('/').nth(1).unwrap();
+        let listed: FeatureSet = entries[i].1.iter().filter_map(|f| TABLE.canonical(arch, FEATURES[*f])).collect();
+        let mut implied = listed.closure();
+        implied.subtract(&listed);
+        let implied: Vec<&str> = implied.iter().map(|id| id.feature().name).collect();
+        prop_assume!(!implied.is_empty());
+        let extra = implied[pick.index(implied.len())];
+        let before = select(&build(&entries), &t, TABLE);
+        let mut manifests: Vec<Value> = entries.iter().enumerate().map(|(k, (pl, f))| entry_json(k, *pl, f)).collect();
+        manifests[i]["platform"]["features"].as_array_mut().unwrap().push(json!(extra));
+        let after = select(&Index::from_value(json!({"manifests": manifests})).unwrap(), &t, TABLE);
+        let order = |s: &ocifit_core::Selection| s.candidates.iter().map(|c| c.index).collect::<Vec<_>>();
+        prop_assert_eq!(order(&before), order(&after));
+    }
+
     #[test]
     fn appending_entries_of_another_platform_never_changes_the_choice(
         entries in proptest::collection::vec(entry_strategy(), 0..10),

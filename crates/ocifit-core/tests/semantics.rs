@@ -171,7 +171,8 @@ fn s2_aliases_accepted_on_command_line_not_in_index() {
     for alias in ["sse4.2", "SSE42", "sse42", "sse4_2"] {
         let mut t = target("linux/amd64", &[]);
         t.add_named(TABLE, &[alias]).unwrap();
-        assert_eq!(t.features.sorted_names(), vec!["sse4_2"], "{alias}");
+        // A command-line target supports the closure of what was named (§5).
+        assert_eq!(t.features.sorted_names(), vec!["sse", "sse2", "sse3", "sse4_1", "sse4_2", "ssse3"], "{alias}");
     }
     let idx = index(vec![entry("linux/amd64", &["sse4.2"])]);
     let s = select(&idx, &target("linux/amd64", &["sse4_2"]), TABLE);
@@ -325,7 +326,7 @@ fn s4_5_os_features_must_be_supported_and_win32k_is_implied_on_windows() {
 #[test]
 fn s4_6_features_unknown_and_unsupported() {
     let idx = index(vec![
-        entry("linux/amd64", &["avx2"]),
+        entry("linux/amd64", &["bmi2"]),
         entry("linux/amd64", &["sve"]),
         entry("linux/amd64", &["AVX2"]),
         entry("linux/amd64", &["nonsense"]),
@@ -337,13 +338,13 @@ fn s4_6_features_unknown_and_unsupported() {
     assert_eq!(codes(&idx, &t, 2), vec!["feature-unknown"]);
     assert_eq!(codes(&idx, &t, 3), vec!["feature-unknown"]);
     assert_eq!(codes(&idx, &t, 4), vec!["arch-mismatch", "feature-unknown"]);
-    let t = target("linux/amd64", &["avx2"]);
+    let t = target("linux/amd64", &["bmi2"]);
     assert!(codes(&idx, &t, 0).is_empty());
 }
 
 #[test]
 fn s4_every_reason_that_applies_is_reported() {
-    let mut e = entry("windows/arm64", &["sve", "avx2"]);
+    let mut e = entry("windows/arm64", &["atomics", "avx2"]);
     e["platform"]["os.features"] = json!(["gpu"]);
     let idx = index(vec![e]);
     let got = codes(&idx, &target("linux/amd64", &[]), 0);
@@ -383,8 +384,9 @@ fn s5_3_duplicate_features_count_once() {
 
 #[test]
 fn s5_4_earliest_position_breaks_ties() {
-    let idx = index(vec![entry("linux/amd64", &["bmi2"]), entry("linux/amd64", &["avx2"])]);
-    let t = target("linux/amd64", &["avx2", "bmi2"]);
+    // bmi2 and lzcnt imply nothing: equal closures.
+    let idx = index(vec![entry("linux/amd64", &["bmi2"]), entry("linux/amd64", &["lzcnt"])]);
+    let t = target("linux/amd64", &["lzcnt", "bmi2"]);
     assert_eq!(select(&idx, &t, TABLE).selected(), Some(0));
 }
 
@@ -487,5 +489,239 @@ fn s1_views_read_keys_in_any_order_and_any_number() {
         let p = b.platform.unwrap();
         assert_eq!((p.os, p.architecture), ("linux", "amd64"));
         assert_eq!(p.features().collect::<Vec<_>>(), ["avx2"]);
+    }
+}
+
+fn closure_names(arch: &str, feature: &str) -> Vec<&'static str> {
+    let id = TABLE.canonical(arch, feature).unwrap();
+    std::iter::once(id).collect::<FeatureSet>().closure().sorted_names()
+}
+
+#[test]
+fn s2_implications_examples() {
+    // (architecture, feature, some features its closure must hold)
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("amd64", "avx512f", &["avx2", "fma", "f16c", "avx", "sse4_2", "sse2"]),
+        ("amd64", "avx2", &["avx", "sse4_2", "sse4_1", "ssse3", "sse3", "sse2", "sse"]),
+        ("amd64", "vaes", &["aes", "avx"]),
+        ("amd64", "avx512_fp16", &["avx512bw", "avx512vl", "avx512dq", "avx512f"]),
+        ("arm64", "sve2", &["sve", "fphp", "fp"]),
+        ("arm64", "asimd", &["fp"]),
+        ("arm64", "sha3", &["sha2", "asimd"]),
+    ];
+    for (arch, feature, want) in cases {
+        let got = closure_names(arch, feature);
+        for w in *want {
+            assert!(got.contains(w), "{feature} on {arch} should imply {w}: {got:?}");
+        }
+        assert!(got.contains(feature));
+    }
+    // Implications never reach back: nothing implies itself, avx2 does not imply avx512f.
+    for f in TABLE.features() {
+        assert!(!f.implied.contains(&f.id()), "{} implies itself", f.name);
+        for i in f.implied {
+            assert_eq!(i.feature().family, f.family, "{} implies a feature of another family", f.name);
+        }
+    }
+    assert!(!closure_names("amd64", "avx2").contains(&"avx512f"));
+}
+
+#[test]
+fn s2_levels_are_closed_under_implications() {
+    for level in TABLE.all_levels() {
+        let set = guaranteed_features(TABLE, level.architecture, level.variant);
+        assert!(
+            set.is_closed(),
+            "{}/{}: {:?} lacks some of {:?}",
+            level.architecture,
+            level.variant,
+            set,
+            set.closure()
+        );
+    }
+}
+
+#[test]
+fn s2_level_names_stand_for_their_sets() {
+    use ocifit_core::target::{level_by_name, level_name, resolve_word};
+    // (name, architecture, variant)
+    let cases: &[(&str, &str, &str)] = &[
+        ("x86-64", "amd64", ""),
+        ("x86-64-v1", "amd64", ""),
+        ("x86-64-v2", "amd64", "v2"),
+        ("X86-64-V3", "amd64", "v3"),
+        ("x86-64-v4", "amd64", "v4"),
+        ("armv8-a", "arm64", ""),
+        ("armv8.2-a", "arm64", "v8.2"),
+        ("armv9-a", "arm64", "v9"),
+        ("armv9.2-a", "arm64", "v9.2"),
+    ];
+    for (name, arch, variant) in cases {
+        assert_eq!(level_by_name(name), Some((*arch, variant.to_string())), "{name}");
+        let ids = resolve_word(TABLE, arch, name).unwrap();
+        let set: FeatureSet = ids.into_iter().collect();
+        assert_eq!(set, guaranteed_features(TABLE, arch, variant), "{name}");
+        assert_eq!(level_by_name(&level_name(arch, variant).unwrap()), Some((*arch, variant.to_string())));
+    }
+    for name in ["x86-64-v5", "armv8.10-a", "armv10-a", "x86-64v3", "v3"] {
+        assert_eq!(level_by_name(name), None, "{name}");
+    }
+    // x86-64-v3 as a target feature list: the whole v2 + v3 set.
+    let mut t = target("linux/amd64", &[]);
+    t.add_named(TABLE, &["x86-64-v3"]).unwrap();
+    assert_eq!(t.features, guaranteed_features(TABLE, "amd64", "v3"));
+    // A level of another architecture is an error that says so.
+    let err = target("linux/amd64", &[]).add_named(TABLE, &["armv8.2-a"]).unwrap_err();
+    assert!(err.to_string().contains("an arm64 level"), "{err}");
+    let err = target("linux/arm64", &[]).add_named(TABLE, &["x86-64-v3"]).unwrap_err();
+    assert!(err.to_string().contains("an x86 level"), "{err}");
+}
+
+#[test]
+fn s2_command_line_errors_suggest_and_explain() {
+    // (platform, value, what the message must say)
+    let cases: &[(&str, &str, &str)] = &[
+        ("linux/amd64", "avx-2x", "did you mean avx2"),
+        ("linux/amd64", "avx2 bmi2", "separate them with commas, not spaces (avx2,bmi2)"),
+        ("linux/amd64", "sve", "(it is an arm64 feature)"),
+        ("linux/arm64", "avx2", "(it is an x86 feature)"),
+        ("linux/amd64", "qqqqqqqq", "`ocifit features` lists the known ones"),
+    ];
+    for (platform, value, want) in cases {
+        let err = target(platform, &[]).add_named(TABLE, &[*value]).unwrap_err();
+        assert!(err.to_string().contains(want), "{value}: {err}");
+    }
+}
+
+#[test]
+fn s4_6_requirements_are_the_closure() {
+    let idx = index(vec![entry("linux/amd64", &["avx512f"])]);
+    // A detected host is not closed: this one claims avx512f without avx2.
+    let host = Target::new(
+        &Platform::new("linux", "amd64", ""),
+        ["avx512f", "fma", "f16c", "avx", "sse4_2", "sse4_1", "ssse3", "sse3", "sse2", "sse"]
+            .iter()
+            .map(|n| TABLE.canonical("amd64", n).unwrap())
+            .collect(),
+    );
+    let s = select(&idx, &host, TABLE);
+    assert_eq!(s.selected(), None);
+    let reasons: Vec<Value> = s.rejected[0].reasons.iter().map(Reason::to_json).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0]["code"], "feature-unsupported");
+    assert_eq!(reasons[0]["feature"], "avx2");
+    assert_eq!(reasons[0]["impliedBy"], "avx512f");
+    assert!(reasons[0]["message"].as_str().unwrap().contains("avx2 (implied by avx512f)"));
+    // A listed feature is named without impliedBy, even when another listed one implies it.
+    let idx = index(vec![entry("linux/amd64", &["avx512f", "avx2"])]);
+    let reasons = &select(&idx, &host, TABLE).rejected[0].reasons;
+    assert_eq!(reasons, &vec![Reason::FeatureUnsupported { feature: "avx2".into(), implied_by: None }]);
+    // A listed feature the target lacks is named alone, not with everything it implies.
+    let bare = target("linux/amd64", &[]);
+    let reasons = &select(&index(vec![entry("linux/amd64", &["avx512f"])]), &bare, TABLE).rejected[0].reasons;
+    assert_eq!(reasons, &vec![Reason::FeatureUnsupported { feature: "avx512f".into(), implied_by: None }]);
+    // The entry is still rejected when the implied feature is all it lacks.
+    let mut partial = target("linux/amd64", &["avx2"]);
+    partial.features.remove(TABLE.canonical("amd64", "avx").unwrap());
+    let reasons = &select(&index(vec![entry("linux/amd64", &["avx2", "bmi2"])]), &partial, TABLE).rejected[0].reasons;
+    let got: Vec<Value> = reasons.iter().map(Reason::to_json).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (&got[0]["feature"], &got[1]["feature"], &got[1]["impliedBy"]),
+        (&json!("bmi2"), &json!("avx"), &json!("avx2"))
+    );
+}
+
+#[test]
+fn s4_6_command_line_targets_are_closed_hosts_are_not() {
+    let mut named = target("linux/amd64", &[]);
+    named.add_named(TABLE, &["avx512f"]).unwrap();
+    assert!(named.features.is_closed());
+    assert!(named.features.sorted_names().contains(&"avx2"));
+    let v4 = Target::guaranteed(&Platform::new("linux", "amd64", "v4"), TABLE);
+    assert!(v4.features.is_closed());
+    let only: FeatureSet = std::iter::once(TABLE.canonical("amd64", "avx512f").unwrap()).collect();
+    let host = Target::new(&Platform::new("linux", "amd64", ""), only);
+    assert_eq!(host.features.sorted_names(), vec!["avx512f"]);
+    let idx = index(vec![entry("linux/amd64", &["avx512f"])]);
+    assert_eq!(select(&idx, &named, TABLE).selected(), Some(0));
+    assert_eq!(select(&idx, &host, TABLE).selected(), None);
+}
+
+#[test]
+fn s4_7_digest_must_be_valid() {
+    let sha256 = format!("sha256:{}", "a".repeat(64));
+    let sha512 = format!("sha512:{}", "0".repeat(128));
+    let upper = format!("sha256:{}", "A".repeat(64));
+    let short = format!("sha256:{}", "a".repeat(63));
+    let sha512_as_256 = format!("sha512:{}", "a".repeat(64));
+    // (digest, valid)
+    let cases: &[(&str, bool)] = &[
+        (&sha256, true),
+        (&sha512, true),
+        ("sha384:abc", true),
+        ("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564", true),
+        ("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8", true),
+        ("b3+x.y_z-w:A=b_c-d", true),
+        (&upper, false),
+        (&short, false),
+        (&sha512_as_256, false),
+        ("sha256", false),
+        (":abc", false),
+        ("sha256:", false),
+        ("SHA256:abc", false),
+        ("sha256-:abc", false),
+        ("sha..256:abc", false),
+        ("foo:a/b", false),
+        ("foo:a b", false),
+        ("", false),
+    ];
+    for (digest, valid) in cases {
+        assert_eq!(ocifit_core::select::digest_is_valid(digest), *valid, "{digest}");
+        let mut e = entry("linux/amd64", &[]);
+        e["digest"] = json!(digest);
+        let idx = Index::from_value(json!({"manifests": [e]})).unwrap();
+        let s = select(&idx, &target("linux/amd64", &[]), TABLE);
+        if *valid {
+            assert_eq!(s.selected(), Some(0), "{digest}");
+        } else {
+            assert_eq!(
+                s.rejected[0].reasons.iter().map(Reason::code).collect::<Vec<_>>(),
+                ["digest-invalid"],
+                "{digest}"
+            );
+            assert_eq!(s.rejected[0].reasons[0].to_json()["digest"], json!(digest));
+        }
+        // A runtime that ignores features does not check digests (§6).
+        assert_eq!(legacy_select(&idx, &target("linux/amd64", &[])).selected(), Some(0), "{digest}");
+    }
+}
+
+#[test]
+fn s5_3_larger_closure_ranks_above() {
+    // The ranking trap: a v3 build listing two features, a v4 build listing one.
+    let idx = index(vec![
+        entry("linux/amd64", &[]),
+        entry("linux/amd64", &["avx2", "bmi2"]),
+        entry("linux/amd64", &["avx512f"]),
+    ]);
+    let v4 = Target::guaranteed(&Platform::new("linux", "amd64", "v4"), TABLE);
+    assert_eq!(select(&idx, &v4, TABLE).selected(), Some(2));
+    let v3 = Target::guaranteed(&Platform::new("linux", "amd64", "v3"), TABLE);
+    assert_eq!(select(&idx, &v3, TABLE).selected(), Some(1));
+}
+
+#[test]
+fn s5_3_strict_superset_ranks_above() {
+    // avx512bw's closure strictly contains avx512f's: it ranks above wherever both run,
+    // whatever the order in the index; an equal closure falls back to position.
+    let t = Target::guaranteed(&Platform::new("linux", "amd64", "v4"), TABLE);
+    for (entries, want) in [
+        (vec![entry("linux/amd64", &["avx512f"]), entry("linux/amd64", &["avx512bw"])], 1),
+        (vec![entry("linux/amd64", &["avx512bw"]), entry("linux/amd64", &["avx512f"])], 0),
+        (vec![entry("linux/amd64", &["avx512f", "avx2"]), entry("linux/amd64", &["avx512f"])], 0),
+        (vec![entry("linux/amd64", &["avx512f"]), entry("linux/amd64", &["avx512f", "avx2", "fma"])], 0),
+    ] {
+        assert_eq!(select(&index(entries.clone()), &t, TABLE).selected(), Some(want), "{entries:?}");
     }
 }

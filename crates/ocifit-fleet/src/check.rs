@@ -125,7 +125,7 @@ fn missing_at_min(index: &Index, at_min: &Selection, profile: &NodeProfile, entr
     let (arch, variant) = normalize_arch(platform.architecture, platform.variant);
     for reason in &rejection.reasons {
         match reason {
-            Reason::FeatureUnsupported { feature } => {
+            Reason::FeatureUnsupported { feature, .. } => {
                 if let Some(id) = table.canonical(&arch, feature) {
                     set.insert(id);
                 }
@@ -147,7 +147,8 @@ fn level_features() -> &'static FeatureSet {
 }
 
 /// The features an index's entries mention (canonical ones): selecting for
-/// a target cut down to these gives the same answer.
+/// a target cut down to these gives the same answer. With what they imply:
+/// an entry requires the closure of its features.
 pub fn relevant_features(index: &Index) -> FeatureSet {
     let table = FeatureTable::builtin();
     let mut mask = FeatureSet::new();
@@ -160,7 +161,7 @@ pub fn relevant_features(index: &Index) -> FeatureSet {
             }
         }
     }
-    mask
+    mask.closure()
 }
 
 /// A fleet's groups with their platforms interned, so (image, group) answers
@@ -259,7 +260,11 @@ mod tests {
         let idx = index(&entry(1, r#"{"os":"linux","architecture":"amd64","features":["avx2","bmi2"]}"#));
         let o = evaluate(&idx, &labels(&["AVX", "AVX2"]));
         assert_eq!(o.verdict, Verdict::Unknown);
-        assert_eq!(o.depends_on.sorted_names(), ["bmi2"]);
+        // avx2 implies the SSE chain, which NFD hides by default like bmi2
+        // (a node's labels are what was detected, not closed: §5).
+        assert_eq!(o.depends_on.sorted_names(), ["bmi2", "sse3", "sse4_1", "sse4_2", "ssse3"]);
+        let o = evaluate(&idx, &labels(&["AVX", "AVX2", "X86_64_V1", "X86_64_V2"]));
+        assert_eq!((o.verdict, o.depends_on.sorted_names()), (Verdict::Unknown, vec!["bmi2"]));
         let o = evaluate(&idx, &labels(&["AVX", "AVX2", "X86_64_V1", "X86_64_V2", "X86_64_V3"]));
         assert_eq!((o.verdict, o.selected), (Verdict::Compatible, Some(0)));
         let o = evaluate(&idx, &labels(&["AVX", "X86_64_V1", "X86_64_V2"]));

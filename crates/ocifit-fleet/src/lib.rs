@@ -24,10 +24,11 @@
 //! use ocifit_fleet::profile::{NodeProfile, Published};
 //!
 //! let index = Index::from_slice(br#"{"schemaVersion":2,"manifests":[
-//!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:aaaa",
+//!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 //!    "platform":{"os":"linux","architecture":"amd64","features":["avx2","bmi2"]}}]}"#).unwrap();
 //! // NFD hides BMI2 by default: without the X86_64_V3 label nothing proves it.
-//! let node = NodeProfile::from_nfd("linux", "amd64", ["AVX", "AVX2"], Published::Labels);
+//! let labels = ["AVX", "AVX2", "X86_64_V1", "X86_64_V2"];
+//! let node = NodeProfile::from_nfd("linux", "amd64", labels, Published::Labels);
 //! let outcome = evaluate(&index, &node);
 //! assert_eq!(outcome.verdict, Verdict::Unknown);
 //! assert_eq!(outcome.depends_on.sorted_names(), ["bmi2"]);

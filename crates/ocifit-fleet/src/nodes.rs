@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use ocifit_core::target::resolve_for;
+use ocifit_core::target::{resolve_for, resolve_word};
 use ocifit_core::{FeatureSet, FeatureTable, Platform, Target};
 use serde::Deserialize;
 
@@ -425,8 +425,9 @@ impl ProfileJson {
         let mut target = Target::new(&platform, FeatureSet::new());
         let table = FeatureTable::builtin();
         for f in &self.features {
-            let id = resolve_for(table, &target.platform.architecture, f).map_err(|e| e.to_string())?;
-            target.features.insert(id);
+            // A feature name or a level name (x86-64-v3: its whole set).
+            let ids = resolve_word(table, &target.platform.architecture, f).map_err(|e| e.to_string())?;
+            target.features.extend(ids);
         }
         Ok(target)
     }

@@ -432,12 +432,16 @@ fn reasons_json(rejected: &[Rejection]) -> Value {
 /// `lacks avx512f avx512bw` for all such features at once — never a
 /// sentence per feature.
 pub fn brief_reasons(reasons: &[Reason]) -> String {
-    let mut lacks: Vec<&str> = Vec::new();
+    let mut lacks: Vec<String> = Vec::new();
     let mut unknown: Vec<&Reason> = Vec::new();
     let mut why: Vec<String> = Vec::new();
     for reason in reasons {
         match reason {
-            Reason::FeatureUnsupported { feature } => lacks.push(feature),
+            Reason::FeatureUnsupported { feature, implied_by: None } => lacks.push(feature.clone()),
+            // §4.6: the listed feature whose closure holds the missing one.
+            Reason::FeatureUnsupported { feature, implied_by: Some(by) } => {
+                lacks.push(format!("{feature} (implied by {by})"))
+            }
             Reason::FeatureUnknown { .. } => unknown.push(reason),
             other => why.push(other.to_string()),
         }
@@ -543,7 +547,8 @@ mod tests {
         let fleet = Fleet::from_records(nodes::parse(profiles, "profiles.json", "-").unwrap()).unwrap();
         let index = Index::from_slice(
             br#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",
-                "size":1,"digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64"}}]}"#,
+                "size":1,"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "platform":{"os":"linux","architecture":"amd64"}}]}"#,
         )
         .unwrap();
         let images = ["app.json".to_string(), "gone:v1".to_string()];

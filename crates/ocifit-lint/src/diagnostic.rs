@@ -69,13 +69,18 @@ pub enum Code {
     UnreachableEntry,
     /// A feature the entry's variant already guarantees.
     FeatureRedundant,
+    /// A level target (`amd64/v4`) would be given an entry meant for a lower
+    /// level although an entry meant for it is compatible.
+    LevelOutranked,
+    /// An entry's features name part of a level: the level name is probably meant.
+    LevelPartial,
     /// A descriptor's `data` is not RFC 4648 base64, or not the content its
     /// `size` and `digest` name.
     DataInvalid,
 }
 
 impl Code {
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 14] = [
         Code::Schema,
         Code::IndexInvalid,
         Code::FeaturesType,
@@ -87,6 +92,8 @@ impl Code {
         Code::NoFallback,
         Code::UnreachableEntry,
         Code::FeatureRedundant,
+        Code::LevelOutranked,
+        Code::LevelPartial,
         Code::DataInvalid,
     ];
 
@@ -103,6 +110,8 @@ impl Code {
             Code::NoFallback => "no-fallback",
             Code::UnreachableEntry => "unreachable-entry",
             Code::FeatureRedundant => "feature-redundant",
+            Code::LevelOutranked => "level-outranked",
+            Code::LevelPartial => "level-partial",
             Code::DataInvalid => "data-invalid",
         }
     }
@@ -118,8 +127,10 @@ impl Code {
             | Code::FeatureUnknown
             | Code::UnsafeOrder
             | Code::DataInvalid => Severity::Error,
-            Code::FeatureDuplicate | Code::NoFallback | Code::UnreachableEntry => Severity::Warning,
-            Code::FeatureRedundant => Severity::Info,
+            Code::FeatureDuplicate | Code::NoFallback | Code::UnreachableEntry | Code::LevelOutranked => {
+                Severity::Warning
+            }
+            Code::FeatureRedundant | Code::LevelPartial => Severity::Info,
         }
     }
 
@@ -140,6 +151,11 @@ impl Code {
             Code::NoFallback => "A platform has only entries that need CPU features.",
             Code::UnreachableEntry => "An entry that no target can ever select.",
             Code::FeatureRedundant => "A feature the entry's variant already guarantees.",
+            Code::LevelOutranked => {
+                "A level's machines (amd64/v4, arm64/v8.2) are given an entry meant for a lower level, \
+                 although an entry meant for theirs is compatible."
+            }
+            Code::LevelPartial => "An entry's features name part of a level; the level name is probably meant.",
             Code::DataInvalid => {
                 "A descriptor's data is not RFC 4648 base64, or does not decode to the content its size and \
                  digest name."

@@ -37,7 +37,7 @@ use std::fmt;
 
 use ocifit_core::index::Entry;
 use ocifit_core::platform::normalize_arch;
-use ocifit_core::target::resolve_for;
+use ocifit_core::target::{guaranteed_features, level_by_name, resolve_word};
 use ocifit_core::{FeatureTable, Index, Platform};
 use serde_json::{Value, json};
 
@@ -212,7 +212,9 @@ fn entry_at<'a>(index: &'a Index, entry: usize) -> Result<Entry<'a>, EditError> 
 
 /// Command-line feature names (aliases and any case allowed) as the
 /// canonical names valid for `entry`'s architecture, in the order given,
-/// duplicates dropped. Unknown names are a usage error naming them.
+/// duplicates dropped. A level name (`x86-64-v3`) stands for its set less
+/// what the entry's variant already guarantees (on a plain `amd64` entry:
+/// the v2 and v3 names). Unknown names are a usage error naming them.
 pub fn canonical_features<S: AsRef<str>>(
     table: FeatureTable,
     entry: &Entry<'_>,
@@ -221,13 +223,17 @@ pub fn canonical_features<S: AsRef<str>>(
     let Some(platform) = entry.platform else {
         return Err(usage(format!("{} has no platform: CPU features need one", describe(entry))));
     };
-    let (architecture, _) = normalize_arch(platform.architecture, platform.variant);
+    let (architecture, variant) = normalize_arch(platform.architecture, platform.variant);
+    let guaranteed = guaranteed_features(table, &architecture, &variant);
     let mut out: Vec<&'static str> = Vec::new();
     for name in names {
-        let id = resolve_for(table, &architecture, name.as_ref()).map_err(|e| usage(e.to_string()))?;
-        let canonical = id.feature().name;
-        if !out.contains(&canonical) {
-            out.push(canonical);
+        let ids = resolve_word(table, &architecture, name.as_ref()).map_err(|e| usage(e.to_string()))?;
+        let level = level_by_name(name.as_ref().trim()).is_some();
+        for id in ids.into_iter().filter(|id| !level || !guaranteed.contains(*id)) {
+            let canonical = id.feature().name;
+            if !out.contains(&canonical) {
+                out.push(canonical);
+            }
         }
     }
     if out.is_empty() {

@@ -85,7 +85,8 @@ fn fix_names(document: &mut Value, table: FeatureTable, fixes: &mut Vec<Fix>) {
         if let Some(family) = Family::of(&arch) {
             for (j, item) in features.iter_mut().enumerate() {
                 let Some(name) = item.as_str() else { continue };
-                if name.is_empty() || table.canonical(&arch, name).is_some() {
+                if name.is_empty() || table.canonical(&arch, name).is_some() || rules::ambiguous(family, name).is_some()
+                {
                     continue;
                 }
                 if let Some(id) = table.resolve(family, name.trim()).filter(|id| id.feature().valid_for(&arch)) {
@@ -137,11 +138,11 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
         }
         let platform = rules::describe(&group[0].key);
         let (safe, needy): (Vec<&Analysed>, Vec<&Analysed>) = group.iter().partition(|a| !a.needs_features());
-        // A fallback jumping over a selectable entry with as many listed
-        // features would win ties that entry used to win.
+        // A fallback jumping over a selectable entry whose features' closure
+        // is as large would win ties that entry used to win.
         let clash = needy.iter().find_map(|m| {
             safe.iter()
-                .find(|s| s.index > m.index && !m.unknown && m.known.len() == s.known.len())
+                .find(|s| s.index > m.index && !m.unknown && m.closure.len() == s.closure.len())
                 .map(|s| (m.index, s.index))
         });
         if let Some((m, s)) = clash {
@@ -150,9 +151,9 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
                 pointer: format!("/manifests/{pick}"),
                 description: format!(
                     "not reordered {platform}: moving entry {s} before entry {m} would change which one \
-                     features-aware runtimes pick (both list {} features); remove the redundant features \
+                     features-aware runtimes pick (both require {} features, with what they imply); remove the redundant features \
                      from entry {s}, then move it first",
-                    group.iter().find(|a| a.index == m).map_or(0, |a| a.known.len())
+                    group.iter().find(|a| a.index == m).map_or(0, |a| a.closure.len())
                 ),
                 applied: false,
             });

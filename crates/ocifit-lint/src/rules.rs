@@ -20,8 +20,8 @@ use ocifit_core::docs::suggest;
 use ocifit_core::index::Entry;
 use ocifit_core::platform::normalize_arch;
 use ocifit_core::select::unknown_hint;
-use ocifit_core::target::guaranteed_features;
-use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select};
+use ocifit_core::target::{guaranteed_features, level_name};
+use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select, select};
 use serde_json::{Map, Value, json};
 
 use crate::diagnostic::{Code, Diagnostic};
@@ -44,11 +44,14 @@ pub(crate) struct Analysed {
     pub key: Rc<Platform>,
     /// Distinct canonical features listed.
     pub known: FeatureSet,
+    /// `known` with everything it implies: what the entry requires and what
+    /// ranks it (§4.6, §5.3).
+    pub closure: FeatureSet,
     /// Whether any listed name is unknown or empty: then no target selects it.
     pub unknown: bool,
-    /// Listed features the variant does not guarantee (the real requirements).
+    /// Required features (the closure) the variant does not guarantee.
     pub needs: FeatureSet,
-    /// `known` plus what the variant guarantees.
+    /// `closure` plus what the variant guarantees.
     pub effective: FeatureSet,
 }
 
@@ -145,22 +148,21 @@ pub(crate) fn analyse(index: &Index, table: FeatureTable) -> Vec<Analysed> {
             let p = entry.platform?;
             let guaranteed = archs.get(p.architecture, p.variant).guaranteed;
             let mut known = FeatureSet::new();
-            let mut needs = FeatureSet::new();
             let mut unknown = false;
             for name in p.features() {
                 match table.canonical(&key.architecture, name) {
                     Some(id) => {
                         known.insert(id);
-                        if !guaranteed.contains(id) {
-                            needs.insert(id);
-                        }
                     }
                     None => unknown = true,
                 }
             }
-            let mut effective = known;
+            let closure = known.closure();
+            let mut needs = closure;
+            needs.subtract(&guaranteed);
+            let mut effective = closure;
             effective.union(&guaranteed);
-            Some(Analysed { index: entry.index, key, known, unknown, needs, effective })
+            Some(Analysed { index: entry.index, key, known, closure, unknown, needs, effective })
         })
         .collect()
 }
@@ -179,6 +181,16 @@ pub(crate) fn groups(analysed: &[Analysed]) -> Vec<Vec<&Analysed>> {
         out[slot].push(a);
     }
     out
+}
+
+/// Spellings that mean different rows to different people. In an index
+/// they are reported with every candidate and never rewritten by `--fix`.
+pub const AMBIGUOUS: &[(Family, &str, &[&str])] = &[(Family::X86, "sse4", &["sse4_1", "sse4_2"])];
+
+/// The candidates of an ambiguous spelling (case-insensitive), if it is one.
+pub fn ambiguous(family: Family, name: &str) -> Option<&'static [&'static str]> {
+    let lower = name.trim().to_ascii_lowercase();
+    AMBIGUOUS.iter().find(|(f, n, _)| *f == family && *n == lower).map(|(_, _, c)| *c)
 }
 
 /// `linux/amd64/v3`, with `(os.version+os.features)` when present.
@@ -209,6 +221,128 @@ pub fn check(index: &Index, table: FeatureTable, out: &mut Vec<Diagnostic>) {
         }
         for part in &parts {
             check_unreachable(part, out);
+        }
+    }
+    check_level_partial(&analysed, table, out);
+    check_level_outranked(index, table, &analysed, out);
+}
+
+/// The named levels of an architecture (`x86-64` .. `x86-64-v4`,
+/// `armv8-a` ..), each with the set it guarantees, lowest first; a level
+/// whose set equals an earlier one's (`armv9-a` = `armv8.5-a`) is left out.
+fn named_levels(table: FeatureTable, architecture: &str) -> Vec<(String, &'static str, FeatureSet)> {
+    let mut out: Vec<(String, &'static str, FeatureSet)> = Vec::new();
+    for level in table.levels(architecture) {
+        let Some(name) = level_name(level.architecture, level.variant) else { continue };
+        let set = guaranteed_features(table, architecture, level.variant);
+        if !out.iter().any(|(_, _, s)| *s == set) {
+            out.push((name, level.variant, set));
+        }
+    }
+    out
+}
+
+/// The position in `levels` of the lowest level whose set holds `effective`.
+fn level_of(levels: &[(String, &'static str, FeatureSet)], effective: &FeatureSet) -> Option<usize> {
+    levels.iter().position(|(_, _, set)| effective.is_subset(set))
+}
+
+/// `level-partial`: an entry whose requirements reach a level (need
+/// something it adds) but name only part of it. Authors who write
+/// `["avx512f"]` for "x86-64-v4 machines" rank below a `["avx2", "bmi2",
+/// ...]` build on those machines, and run on machines without avx512bw.
+fn check_level_partial(analysed: &[Analysed], table: FeatureTable, out: &mut Vec<Diagnostic>) {
+    let mut cache: HashMap<String, Vec<(String, &'static str, FeatureSet)>> = HashMap::new();
+    for a in analysed.iter().filter(|a| !a.unknown && !a.needs.is_empty()) {
+        let levels =
+            cache.entry(a.key.architecture.clone()).or_insert_with(|| named_levels(table, &a.key.architecture));
+        let Some(l) = level_of(levels, &a.effective) else { continue };
+        let (name, _, set) = &levels[l];
+        if l == 0 || a.effective == *set {
+            continue;
+        }
+        let mut missing = *set;
+        missing.subtract(&a.effective);
+        let shown: Vec<&str> = missing.sorted_names();
+        let more = if shown.len() > 8 {
+            format!("{} and {} more", shown[..8].join(", "), shown.len() - 8)
+        } else {
+            shown.join(", ")
+        };
+        out.push(Diagnostic::new(
+            Code::LevelPartial,
+            format!("/manifests/{}/platform/features", a.index),
+            format!(
+                "entry {} names part of {name} (not {more}): it also runs on machines below {name} that have what \
+                 it names, and ranks below builds whose features imply more",
+                a.index
+            ),
+            format!(
+                "if the build targets {name}, list the whole level: `ocifit index set-features SOURCE --entry {} \
+                 --features {name}` writes its canonical names",
+                a.index
+            ),
+        ));
+    }
+}
+
+/// Above this many entry checks (level targets × entries), `level-outranked`
+/// is skipped: each level target is one selection over the whole index.
+pub const MAX_LEVEL_CHECKS: usize = 1 << 22;
+
+/// `level-outranked`: for every named level of each architecture in the
+/// index (per os, os.version and os.features), select as a machine of that
+/// level would, and warn when an entry meant for the level (its
+/// requirements reach it) is compatible but the choice is an entry meant
+/// for a lower level.
+fn check_level_outranked(index: &Index, table: FeatureTable, analysed: &[Analysed], out: &mut Vec<Diagnostic>) {
+    let mut targets: Vec<Platform> = Vec::new();
+    for a in analysed {
+        let mut p = Platform::clone(&a.key);
+        p.variant = String::new();
+        if !targets.contains(&p) && level_name(&p.architecture, "").is_some() {
+            targets.push(p);
+        }
+    }
+    let mut reported: BTreeMap<usize, ()> = BTreeMap::new();
+    for base in targets {
+        let levels = named_levels(table, &base.architecture);
+        if levels.len().saturating_mul(index.len()) > MAX_LEVEL_CHECKS {
+            continue;
+        }
+        let level_of_entry = |i: usize| {
+            analysed.iter().find(|a| a.index == i).filter(|a| !a.unknown).and_then(|a| level_of(&levels, &a.effective))
+        };
+        for (l, (name, variant, _)) in levels.iter().enumerate().skip(1) {
+            let mut platform = base.clone();
+            platform.variant = variant.to_string();
+            let target = Target::guaranteed(&platform, table);
+            let selection = select(index, &target, table);
+            let Some(chosen) = selection.selected() else { continue };
+            let Some(chosen_level) = level_of_entry(chosen) else { continue };
+            if chosen_level >= l {
+                continue;
+            }
+            for c in &selection.candidates {
+                if level_of_entry(c.index) != Some(l) || reported.insert(c.index, ()).is_some() {
+                    continue;
+                }
+                let shown = platform.short();
+                out.push(Diagnostic::new(
+                    Code::LevelOutranked,
+                    entry_pointer(c.index),
+                    format!(
+                        "entry {} is meant for {name} machines ({shown}) and runs on them, but they are given \
+                         entry {chosen}, meant for {}: its features imply more ({} against {}), so it ranks higher",
+                        c.index, levels[chosen_level].0, selection.candidates[0].feature_count, c.feature_count
+                    ),
+                    format!(
+                        "list the whole level in entry {}: `ocifit index set-features SOURCE --entry {} --features \
+                         {name}`, so it ranks above entry {chosen} on {name} machines",
+                        c.index, c.index
+                    ),
+                ));
+            }
         }
     }
 }
@@ -360,6 +494,23 @@ fn unknown(
             "no runtime can check CPU features there; remove platform.features from this entry",
         );
     };
+    if let Some(candidates) = ambiguous(family, name) {
+        let quoted: Vec<String> = candidates.iter().map(|c| format!("{c:?}")).collect();
+        return Diagnostic::new(
+            Code::FeatureUnknown,
+            at,
+            format!(
+                "unknown feature {name:?} for {arch}: ambiguous, it could mean {} (node-feature-discovery's SSE4 is \
+                 SSE4.1; Docker's old examples meant SSE4.2): no target selects this entry",
+                quoted.join(" or ")
+            ),
+            format!(
+                "write {} as the build needs; `ocifit lint --fix` does not guess (`ocifit explain {}` describes each)",
+                quoted.join(" or "),
+                candidates.join(" ")
+            ),
+        );
+    }
     let mut message = format!("unknown feature {name:?} for {arch}");
     if let Some(h) = unknown_hint(table, arch, name) {
         message.push_str(&format!(" ({h})"));
@@ -464,7 +615,10 @@ fn check_order(index: &Index, table: FeatureTable, group: &[&Analysed], out: &mu
     let needs = if picked.unknown && picked.needs.is_empty() {
         "features it names that ocifit does not know".to_string()
     } else {
-        names(&picked.needs)
+        // The listed ones (what they imply follows from them).
+        let mut listed = picked.known;
+        listed.intersect(&picked.needs);
+        names(if listed.is_empty() { &picked.needs } else { &listed })
     };
     let legacy = "runtimes that ignore features (containerd, CRI-O, podman, skopeo)";
     match first_safe {
@@ -512,9 +666,9 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     if usable.len() < 2 {
         return;
     }
-    // Better first: more listed features, then earlier.
+    // Better first: a larger closure (§5.3), then earlier.
     let beats = |i: &Analysed, j: &Analysed| {
-        i.known.len() > j.known.len() || (i.known.len() == j.known.len() && i.index < j.index)
+        i.closure.len() > j.closure.len() || (i.closure.len() == j.closure.len() && i.index < j.index)
     };
     let mut best: HashMap<FeatureSet, &Analysed> = HashMap::new();
     for a in &usable {
@@ -538,11 +692,11 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
         r.sort_by_key(|a| a.index);
         r
     };
-    // A distinct set can only be beaten by a strict subset that lists at
-    // least as many features: with fewer real requirements, that needs
-    // features the variant guarantees. Only entries listing such redundant
-    // features can dominate, so a group without them costs nothing here.
-    let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.known != a.needs).collect();
+    // A distinct set can only be beaten by a strict subset with at least as
+    // large a closure: with fewer real requirements, that closure holds
+    // features the variant guarantees. Only such entries can dominate, so a
+    // group without them costs nothing here.
+    let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.closure != a.needs).collect();
     if !dominators.is_empty() && reps.len().saturating_mul(dominators.len()) <= MAX_SUBSET_COMPARISONS {
         for j in &reps {
             if let Some(i) =
@@ -556,15 +710,17 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     for (j, i) in dominated {
         let a = usable.iter().find(|a| a.index == i).expect("dominator is usable");
         let b = usable.iter().find(|b| b.index == j).expect("dominated is usable");
-        let more = a.known.len() > b.known.len();
+        let more = a.closure.len() > b.closure.len();
         let why = match (a.effective == b.effective, more) {
             (true, false) => format!("entry {i} requires the same features and comes first"),
-            (true, true) => format!("entry {i} requires the same features and lists more of them, so it ranks higher"),
+            (true, true) => format!("entry {i} requires the same features and names more of them, so it ranks higher"),
             (false, true) => {
-                format!("entry {i} runs on every host entry {j} runs on and lists more features, so it ranks higher")
+                format!(
+                    "entry {i} runs on every host entry {j} runs on and its features imply more, so it ranks higher"
+                )
             }
             (false, false) => {
-                format!("entry {i} runs on every host entry {j} runs on, lists as many features and comes first")
+                format!("entry {i} runs on every host entry {j} runs on, its features imply as many and it comes first")
             }
         };
         out.push(Diagnostic::new(

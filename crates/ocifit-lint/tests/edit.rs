@@ -294,15 +294,16 @@ proptest! {
 
 #[test]
 fn s6_fix_order_refuses_what_would_change_a_features_aware_choice() {
-    // amd64/v3: ["avx512f"] needs features; ["avx2"] is a fallback (v3
-    // guarantees avx2) listing as many features. Moving it first would make
-    // features-aware runtimes pick it over the AVX-512 build.
+    // amd64/v3: ["avx_vnni"] needs features; ["avx2", "bmi2"] is a fallback
+    // (v3 guarantees both) whose closure is as large (9 features each).
+    // Moving it first would make features-aware runtimes pick it over the
+    // AVX-VNNI build.
     let mut doc = document(&[], 0);
     doc["manifests"] = json!([
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1, "digest": format!("sha256:{:064x}", 1),
-         "platform": {"os": "linux", "architecture": "amd64", "variant": "v3", "features": ["avx512f"]}},
+         "platform": {"os": "linux", "architecture": "amd64", "variant": "v3", "features": ["avx_vnni"]}},
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1, "digest": format!("sha256:{:064x}", 2),
-         "platform": {"os": "linux", "architecture": "amd64", "variant": "v3", "features": ["avx2"]}},
+         "platform": {"os": "linux", "architecture": "amd64", "variant": "v3", "features": ["avx2", "bmi2"]}},
     ]);
     let before = doc.clone();
     let e = edit::fix_order(&mut doc, table()).unwrap_err();

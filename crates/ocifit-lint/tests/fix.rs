@@ -106,10 +106,10 @@ fn broken_documents_get_name_fixes_only() {
 
 #[test]
 fn a_reorder_that_would_change_selection_is_refused() {
-    // On amd64/v3, entry 1 lists only a guaranteed feature (so it is the
-    // fallback) but as many features as entry 0: moving it first would make
-    // it win the tie on hosts with avx512f.
-    let doc = index(vec![entry("linux/amd64/v3", &["avx512f"]), entry("linux/amd64/v3", &["avx2"])]);
+    // On amd64/v3, entry 1 lists only guaranteed features (so it is the
+    // fallback) whose closure is as large as entry 0's (9 each): moving it
+    // first would make it win the tie on hosts with avx_vnni.
+    let doc = index(vec![entry("linux/amd64/v3", &["avx_vnni"]), entry("linux/amd64/v3", &["avx2", "bmi2"])]);
     assert!(Linter::new().lint(doc.clone()).iter().any(|d| d.code == Code::UnsafeOrder));
     let fixed = fix(doc.clone(), table());
     assert_eq!(fixed.document, doc);

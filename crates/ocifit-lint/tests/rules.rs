@@ -377,15 +377,28 @@ fn unreachable_entry() {
             ),
             fires(
                 // Entry 1 lists two guaranteed features: it runs on every v3
-                // host and outranks entry 2 (one listed feature) everywhere
-                // entry 2 runs, and the fallback everywhere.
+                // host, and its closure (9 features) ties entry 2's
+                // (avx_vnni: 9) and comes first everywhere entry 2 runs; it
+                // outranks the fallback everywhere.
                 "outranked by redundant features",
+                index(vec![
+                    entry("linux/amd64/v3", &[]),
+                    entry("linux/amd64/v3", &["avx2", "bmi2"]),
+                    entry("linux/amd64/v3", &["avx_vnni"]),
+                ]),
+                &["/manifests/0", "/manifests/2"],
+            ),
+            fires(
+                // avx512f's closure (11) is larger than avx2+fma's (9): it
+                // ranks above wherever it runs (§5.3), so only the fallback
+                // is unreachable.
+                "a larger closure is not outranked",
                 index(vec![
                     entry("linux/amd64/v3", &[]),
                     entry("linux/amd64/v3", &["avx2", "fma"]),
                     entry("linux/amd64/v3", &["avx512f"]),
                 ]),
-                &["/manifests/0", "/manifests/2"],
+                &["/manifests/0"],
             ),
             quiet(
                 "different features",
@@ -480,8 +493,162 @@ fn feature_redundant() {
 
 #[test]
 fn the_example_index_is_clean() {
+    // Nothing but level-partial notes: entry 1 (avx2, bmi2) names part of
+    // x86-64-v3, entry 2 (the AVX-512 set) the v4 additions without the v3 set.
     let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/index.json")).unwrap();
-    assert_eq!(Linter::new().lint_bytes(&text).unwrap(), vec![]);
+    let found = Linter::new().lint_bytes(&text).unwrap();
+    let at: Vec<(Code, &str)> = found.iter().map(|d| (d.code, d.pointer.as_str())).collect();
+    assert_eq!(
+        at,
+        [
+            (Code::LevelPartial, "/manifests/1/platform/features"),
+            (Code::LevelPartial, "/manifests/2/platform/features")
+        ]
+    );
+}
+
+/// The ranking trap: a v3 build whose features imply more than the v4
+/// build's is given to x86-64-v4 machines.
+fn trap(v3: &[&str], v4: &[&str]) -> Value {
+    index(vec![entry("linux/amd64", &[]), entry("linux/amd64", v3), entry("linux/amd64", v4)])
+}
+
+/// What `--features LEVEL` writes: every canonical name of the level.
+fn level(name: &str) -> Vec<&'static str> {
+    let table = ocifit_core::FeatureTable::builtin();
+    let ids = ocifit_core::target::resolve_word(table, "amd64", name).unwrap();
+    ids.into_iter().map(|id| id.feature().name).collect()
+}
+
+#[test]
+fn level_outranked() {
+    check(
+        Code::LevelOutranked,
+        vec![
+            fires(
+                "a whole-v3 build outranks a bare avx512f build on v4 machines",
+                trap(&level("x86-64-v3"), &["avx512f"]),
+                &["/manifests/2"],
+            ),
+            quiet(
+                "arm64: whole levels, each implying more than the one below",
+                index(vec![
+                    entry("linux/arm64", &[]),
+                    entry("linux/arm64", &["atomics", "asimdrdm", "crc32", "dcpop"]),
+                    entry("linux/arm64", &["atomics", "asimdrdm", "crc32", "dcpop", "fcma", "jscvt", "lrcpc"]),
+                ]),
+            ),
+            fires(
+                "arm64: the whole v8.2 set outranks a bare v8.3 build on v8.3 machines",
+                index(vec![
+                    entry("linux/arm64", &[]),
+                    entry("linux/arm64", &["atomics", "asimdrdm", "crc32", "dcpop"]),
+                    entry("linux/arm64", &["paca", "pacg"]),
+                ]),
+                &["/manifests/2"],
+            ),
+            quiet("the old trap is gone: [avx2, bmi2] against [avx512f]", trap(&["avx2", "bmi2"], &["avx512f"])),
+            quiet("whole levels", trap(&level("x86-64-v3"), &level("x86-64-v4"))),
+            quiet("only a fallback", index(vec![entry("linux/amd64", &[])])),
+            quiet(
+                "the v4 entry is not compatible with v4 machines (it needs more): not meant for them",
+                trap(&level("x86-64-v3"), &["avx512f", "avx512_vnni"]),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn level_outranked_index_selects_the_avx512_build_once_fixed() {
+    // The trap lints with the warning; listing the whole v4 level (what the
+    // hint says) makes v4 machines select the AVX-512 build.
+    let trapped = trap(&level("x86-64-v3"), &["avx512f"]);
+    let found = lint(&trapped);
+    let d = found.iter().find(|d| d.code == Code::LevelOutranked).expect("level-outranked");
+    assert!(d.message.contains("x86-64-v4") && d.message.contains("entry 1"), "{}", d.message);
+    assert!(d.hint.contains("--features x86-64-v4"), "{}", d.hint);
+    let table = ocifit_core::FeatureTable::builtin();
+    let v4 = ocifit_core::Target::guaranteed(&ocifit_core::Platform::new("linux", "amd64", "v4"), table);
+    let select =
+        |doc: &Value| ocifit_core::select(&ocifit_core::Index::from_value(doc.clone()).unwrap(), &v4, table).selected();
+    assert_eq!(select(&trapped), Some(1), "the trap: v4 machines get the v3 build");
+    let fixed = trap(&level("x86-64-v3"), &level("x86-64-v4"));
+    assert_eq!(select(&fixed), Some(2), "listing the level gives v4 machines the AVX-512 build");
+    assert!(!lint(&fixed).iter().any(|d| d.code == Code::LevelOutranked));
+}
+
+#[test]
+fn level_partial_the_ranking_trap_suggests_levels_and_v4_gets_the_avx512_build() {
+    // The trap as reported: a v3 entry ["avx2", "bmi2"] and a v4 entry
+    // ["avx512f"] used to give AVX-512 machines the v3 build (it listed more
+    // names). Ranked by closure, v4 machines now get the AVX-512 build, and
+    // lint notes that both name part of a level (an info: the suggestion).
+    let doc = trap(&["avx2", "bmi2"], &["avx512f"]);
+    let found = lint(&doc);
+    let partial: Vec<&str> =
+        found.iter().filter(|d| d.code == Code::LevelPartial).map(|d| d.pointer.as_str()).collect();
+    assert_eq!(partial, ["/manifests/1/platform/features", "/manifests/2/platform/features"]);
+    assert!(found.iter().all(|d| d.code != Code::LevelPartial || d.severity == ocifit_lint::Severity::Info));
+    let v4_hint = &found.iter().find(|d| d.pointer == "/manifests/2/platform/features").unwrap().hint;
+    assert!(v4_hint.contains("--features x86-64-v4"), "{v4_hint}");
+    let table = ocifit_core::FeatureTable::builtin();
+    let v4 = ocifit_core::Target::guaranteed(&ocifit_core::Platform::new("linux", "amd64", "v4"), table);
+    let index = ocifit_core::Index::from_value(doc).unwrap();
+    assert_eq!(ocifit_core::select(&index, &v4, table).selected(), Some(2));
+}
+
+#[test]
+fn level_partial() {
+    check(
+        Code::LevelPartial,
+        vec![
+            fires(
+                "avx512f without the rest of v4",
+                trap(&level("x86-64-v3"), &["avx512f"]),
+                &["/manifests/2/platform/features"],
+            ),
+            fires(
+                "the v4 additions without the v3 set",
+                index(vec![
+                    entry("linux/amd64", &[]),
+                    entry("linux/amd64", &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]),
+                ]),
+                &["/manifests/1/platform/features"],
+            ),
+            fires(
+                "arm64: part of armv8.1-a",
+                index(vec![entry("linux/arm64", &[]), entry("linux/arm64", &["atomics"])]),
+                &["/manifests/1/platform/features"],
+            ),
+            quiet(
+                "the whole of x86-64-v4 on a v3 entry (the variant guarantees the v3 set)",
+                index(vec![
+                    entry("linux/amd64/v3", &[]),
+                    entry("linux/amd64/v3", &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]),
+                ]),
+            ),
+            quiet(
+                "features beyond every level (sha_ni) are not a partial level",
+                index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &["sha_ni"])]),
+            ),
+            quiet("a fallback", index(vec![entry("linux/amd64", &[])])),
+            quiet("s390x has no levels", index(vec![entry("linux/s390x", &[]), entry("linux/s390x", &["vx"])])),
+        ],
+    );
+}
+
+#[test]
+fn feature_unknown_sse4_is_ambiguous_and_never_fixed() {
+    for spelling in ["sse4", "SSE4"] {
+        let doc = index(vec![entry("linux/amd64", &[]), entry("linux/amd64", &[spelling])]);
+        let found = lint(&doc);
+        let d = found.iter().find(|d| d.code == Code::FeatureUnknown).expect("feature-unknown");
+        assert_eq!(d.pointer, "/manifests/1/platform/features/0");
+        assert!(d.message.contains("\"sse4_1\" or \"sse4_2\""), "{}", d.message);
+        assert!(d.hint.contains("does not guess"), "{}", d.hint);
+        let fixed = ocifit_lint::fix(doc.clone(), ocifit_core::FeatureTable::builtin());
+        assert_eq!(fixed.document, doc, "never rewritten");
+    }
 }
 
 #[test]

@@ -326,13 +326,16 @@ pub struct FeaturesArgs {
     /// An architecture (amd64, arm64, ...) or family (x86, ppc64, ...); all when omitted.
     #[arg(value_name = "ARCH")]
     pub arch: Option<String>,
+    /// Only what a level guarantees: a variant of ARCH (v3, v8.2) or a level name (x86-64-v3, armv8.2-a).
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     pub format: TableFormat,
 }
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
-    /// A canonical name, Linux name or alias (avx2, pni, SSE42, sse4.2, lse).
+    /// A canonical name, Linux name or alias (avx2, pni, SSE42, sse4.2, lse), or a level name (x86-64-v3, armv8.2-a).
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Only look in this architecture's table.
@@ -401,8 +404,12 @@ Checks, each with a stable code (docs/lint.md):
            index must use canonical names), unsafe-order (an entry that
            needs features comes before its platform's fallback, so runtimes
            that ignore features pick it and may SIGILL)
-  warning  feature-duplicate, no-fallback, unreachable-entry
-  info     feature-redundant (guaranteed by the entry's variant)
+  warning  feature-duplicate, no-fallback, unreachable-entry,
+           level-outranked (a level's machines, e.g. amd64/v4, are given a
+           build meant for a lower level)
+  info     feature-redundant (guaranteed by the entry's variant),
+           level-partial (features that name part of a level: x86-64-v3,
+           armv8.2-a, ...)
 
 --fix applies the safe fixes (alias -> canonical name, duplicates removed,
 fallback entries moved before the entries that need features) to the JSON
@@ -915,9 +922,6 @@ pub struct MirrorServeArgs {
     pub read_timeout: Option<f64>,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Select for the machine of a captured /proc/cpuinfo instead of this host.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["platform", "features", "host"])]
-    pub cpuinfo: Option<String>,
     /// filter: drop the other entries of this node's platform; reorder: put the selected entry
     /// first; off: pass everything through.
     #[arg(long, value_enum, default_value_t = MirrorMode::Filter)]

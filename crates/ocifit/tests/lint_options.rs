@@ -144,7 +144,8 @@ fn zstd_copies_of_each_image_are_not_unreachable() {
     let index = write_index(&dir, "podman.json", entries);
     let run = ocifit(&["lint", &index, "--format", "json"], None);
     assert_eq!(run.code, Some(0), "{}", run.stdout);
-    assert_eq!(codes(&run), vec![], "{}", run.stdout);
+    // Only the notes that ["avx2"] names part of x86-64-v3.
+    assert!(codes(&run).iter().all(|(code, _)| code == "level-partial"), "{}", run.stdout);
 
     // The originals in a safe order, the zstd copies not: containers/image
     // takes the first zstd copy, which needs avx2.
@@ -158,7 +159,8 @@ fn zstd_copies_of_each_image_are_not_unreachable() {
     let run = ocifit(&["lint", &index, "--format", "json"], None);
     assert_eq!(run.code, Some(1), "{}", run.stdout);
     let doc = run.json();
-    let found = doc["diagnostics"].as_array().unwrap();
+    let found: Vec<&Value> =
+        doc["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] != "level-partial").collect();
     assert_eq!(found.len(), 1, "{}", run.stdout);
     assert_eq!((found[0]["code"].as_str(), found[0]["pointer"].as_str()), (Some("unsafe-order"), Some("/manifests/2")));
     assert!(found[0]["message"].as_str().unwrap().starts_with("among the zstd copies"), "{}", found[0]);

@@ -1,8 +1,9 @@
 //! `ocifit explain`: one feature, everything the table knows.
 
-use ocifit_core::docs::{guaranteed_by, suggest};
+use ocifit_core::docs::{guaranteed_by, names, suggest};
+use ocifit_core::target::{guaranteed_features, level_by_name};
 use ocifit_core::{Family, FeatureTable};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cli::{ExplainArgs, Format};
 use crate::error::{Failure, Outcome};
@@ -16,6 +17,11 @@ pub fn run(args: ExplainArgs) -> Outcome {
         }
         None => None,
     };
+    if let Some((arch, variant)) = level_by_name(&args.name) {
+        if family.is_none_or(|f| Family::of(arch) == Some(f)) {
+            return explain_level(table, &args, arch, &variant);
+        }
+    }
     let ids = match family {
         Some(f) => table.resolve(f, &args.name).into_iter().collect(),
         None => table.resolve_anywhere(&args.name),
@@ -57,6 +63,16 @@ pub fn run(args: ExplainArgs) -> Outcome {
                 if !aliases.is_empty() {
                     out.push_str(&format!("  aliases:       {}\n", aliases.join(", ")));
                 }
+                if !f.implies.is_empty() {
+                    out.push_str(&format!("  implies:       {}\n", names(f.implies)));
+                    if f.implied.len() > f.implies.len() {
+                        out.push_str(&format!("  implies (all): {}\n", names(f.implied)));
+                    }
+                }
+                let by: Vec<&str> = f.implied_by().map(|g| g.name).collect();
+                if !by.is_empty() {
+                    out.push_str(&format!("  implied by:    {}\n", by.join(" ")));
+                }
                 let levels = guaranteed_by(table, id);
                 if !levels.is_empty() {
                     out.push_str(&format!("  guaranteed by: {}\n", levels.join(", ")));
@@ -69,6 +85,39 @@ pub fn run(args: ExplainArgs) -> Outcome {
             }
             output::print(out.trim_end_matches('\n'));
             output::print("\n");
+        }
+    }
+    Ok(0)
+}
+
+/// A level name (`x86-64-v3`, `armv8.2-a`): the variant it stands for and
+/// every feature of its set (the levels below it included).
+fn explain_level(table: FeatureTable, args: &ExplainArgs, arch: &str, variant: &str) -> Outcome {
+    let set = guaranteed_features(table, arch, variant);
+    let features = set.sorted_names();
+    let own = table.level(arch, variant).map(|l| names(l.features)).unwrap_or_default();
+    let platform = if variant.is_empty() { arch.to_string() } else { format!("{arch}/{variant}") };
+    match args.format {
+        Format::Json => output::print_json(&json!({
+            "level": args.name.to_ascii_lowercase(),
+            "architecture": arch,
+            "variant": variant,
+            "features": features,
+            "adds": own.split_whitespace().collect::<Vec<_>>(),
+        })),
+        Format::Text => {
+            let mut out = format!(
+                "{}  (what an {platform} target is guaranteed: the level of that variant)\n",
+                args.name.to_ascii_lowercase()
+            );
+            out.push_str(&format!("  features ({}): {}\n", features.len(), features.join(" ")));
+            if !own.is_empty() {
+                out.push_str(&format!("  adds to the levels below: {own}\n"));
+            }
+            if let Some(l) = table.level(arch, variant) {
+                out.push_str(&format!("  reference: {}\n", l.link));
+            }
+            output::print(&out);
         }
     }
     Ok(0)

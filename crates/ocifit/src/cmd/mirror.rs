@@ -21,11 +21,8 @@ pub fn run(args: MirrorArgs) -> Outcome {
 
 fn serve(args: MirrorServeArgs) -> Outcome {
     // The target exactly as `select` builds it, or from a capture.
-    let target = match &args.cpuinfo {
-        Some(path) => {
-            let text = super::host::read_input(path)?;
-            ocifit_host::from_cpuinfo(&text, None).map_err(|e| Failure::bad(format!("{path}: {e}")))?.target
-        }
+    let target = match super::select::node_data_target(&args.target)? {
+        Some((target, _)) => target,
         None => super::target::build(&args.target, FeatureTable::builtin())?,
     };
     let cache_dir = match args.cache_dir {

@@ -43,7 +43,7 @@ pub fn read(args: &ChooseArgs) -> Result<Read, Failure> {
 
 /// The target of another node, from its data: `--cpuinfo`, `--cpuid` or
 /// `--profile` (with `--os-version`/`--os-features` on top, if given).
-fn node_data_target(args: &TargetArgs) -> Result<Option<(Target, Option<String>)>, Failure> {
+pub(crate) fn node_data_target(args: &TargetArgs) -> Result<Option<(Target, Option<String>)>, Failure> {
     let (flag, path) = match (&args.cpuinfo, &args.cpuid, &args.profile) {
         (Some(p), _, _) => ("--cpuinfo", p),
         (_, Some(p), _) => ("--cpuid", p),

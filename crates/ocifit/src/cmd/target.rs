@@ -32,7 +32,9 @@ pub fn build(args: &TargetArgs, table: FeatureTable) -> Result<Target, Failure> 
             Target::guaranteed(&p, table)
         }
         (Some(text), host_features) => {
-            let p = Platform::parse(text, &defaults).map_err(|e| Failure::bad(format!("--platform: {e}")))?;
+            let p = Platform::parse(text, &defaults)
+                .and_then(|p| p.check_known(text).map(|()| p))
+                .map_err(|e| Failure::bad(format!("--platform: {e}")))?;
             if host_features {
                 let mut t = host()?;
                 t.platform = p.normalized();
