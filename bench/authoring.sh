@@ -57,10 +57,9 @@ reg="127.0.0.1:$port"
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$work/builds:generic" "docker://$reg/bench/app:generic"
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$work/builds:v3" "docker://$reg/bench/app:v3"
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$work/builds:v4" "docker://$reg/bench/builds:v4"
-V3=cx16,popcnt,sse3,ssse3,sse4.1,sse4.2,lahf_lm,avx,avx2,bmi1,bmi2,f16c,fma,lzcnt,movbe,xsave
 "$ocifit" index create "$reg/bench/app:generic" --push "$reg/bench/app:1.0" >/dev/null 2>&1
-"$ocifit" index add "$reg/bench/app:1.0" --image "$reg/bench/app:v3" --features "$V3" --push "$reg/bench/app:1.0" >/dev/null 2>&1
-"$ocifit" index add "$reg/bench/app:1.0" --image "$reg/bench/builds:v4" --features "$V3,avx512f,avx512bw,avx512cd,avx512dq,avx512vl" \
+"$ocifit" index add "$reg/bench/app:1.0" --image "$reg/bench/app:v3" --features x86-64-v3 --push "$reg/bench/app:1.0" >/dev/null 2>&1
+"$ocifit" index add "$reg/bench/app:1.0" --image "$reg/bench/builds:v4" --features x86-64-v4 \
   --push "$reg/bench/app:1.0" >/dev/null 2>&1
 
 # median wall time and peak RSS of RUNS runs; {i} in the command is the run number.

@@ -635,7 +635,7 @@ Examples:
   ocifit index create registry.example.com/app:generic \\
       --push registry.example.com/app:1.0
   ocifit index add registry.example.com/app:1.0 \\
-      --image registry.example.com/app:v3 --features avx2,bmi1,bmi2,fma \\
+      --image registry.example.com/app:v3 --features x86-64-v3 \\
       --push registry.example.com/app:1.0
   ocifit index push index.json registry.example.com/app:1.0
   ocifit index add index.json --digest sha256:… --features avx2,bmi2,fma
