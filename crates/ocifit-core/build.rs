@@ -114,7 +114,10 @@ fn main() {
     println!("cargo::rerun-if-env-changed=OCIFIT_DATA_DIR");
     let dir = match std::env::var_os("OCIFIT_DATA_DIR") {
         Some(d) => Path::new(&d).to_path_buf(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+        // Read when the script runs, not when it was compiled: a build
+        // script binary reused from another checkout must not read that
+        // checkout's data.
+        None => Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("data"),
     };
     println!("cargo::rerun-if-changed={}", dir.display());
     let mut files = Vec::new();
