@@ -4,7 +4,17 @@
 #
 #   . bench/loopback-registry.sh; start_registry DIR
 #
-# Sets `port` and `registry_pid` (the caller stops it).
+# Sets `port` and `registry_pid`. Sourcing it also makes a scratch
+# directory `$work` and a trap that stops the registry and removes `$work`
+# at exit (a caller with more to stop sets its own trap after sourcing).
+work=$(mktemp -d)
+registry_pid=
+stop_registry() {
+  if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap stop_registry EXIT
+
 start_registry() {
   local dir=$1
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

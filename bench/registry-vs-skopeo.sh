@@ -15,14 +15,6 @@ target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p ocifit
 ocifit="$target_dir/release/ocifit"
 
-work=$(mktemp -d)
-registry_pid=
-cleanup() {
-  if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 . bench/loopback-registry.sh
 start_registry "$work"
 

@@ -224,16 +224,10 @@ pub struct ResolveArgs {
 /// The largest `--max-manifest-size`: 1 GiB (an index is at most 64 MiB anyway).
 pub const MAX_MANIFEST_SIZE_LIMIT: u64 = 1 << 30;
 
-/// How registries are reached (every command that reads a SOURCE).
-/// Credentials come from --creds/--creds-stdin (for the registry the
-/// command reads), --authfile or containers auth.json
-/// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json), then
-/// docker config.json ($DOCKER_CONFIG), and are sent only to a registry
-/// that asks for them. Defaults are applied in `sources.rs`, so that the
-/// same options may also be written before the command.
+/// Plain HTTP and extra trusted certificates: how a registry is reached,
+/// for the commands that read sources and for the mirror's upstreams.
 #[derive(Args, Debug, Default, Clone)]
-#[command(next_help_heading = "Registry options")]
-pub struct RegistryArgs {
+pub struct TransportArgs {
     /// Plain HTTP: bare, for every registry; --plain-http=HOST[:PORT]
     /// (repeatable) for those registries only. A loopback registry that
     /// does not speak TLS is reached over plain HTTP anyway.
@@ -247,11 +241,38 @@ pub struct RegistryArgs {
     )]
     pub plain_http: Vec<String>,
     /// Also trust this PEM certificate: a CA, or the registry's own
-    /// self-signed certificate (repeatable). Also read:
-    /// /etc/containers/certs.d/HOST[:PORT]/*.crt and /etc/docker/certs.d/HOST[:PORT]/ca.crt.
+    /// self-signed certificate (repeatable).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Vec<std::path::PathBuf>,
-    /// --tls-verify=false accepts any certificate (a warning is printed).
+}
+
+impl TransportArgs {
+    /// Bare `--plain-http`: every registry.
+    pub fn plain_http_everywhere(&self) -> bool {
+        self.plain_http.iter().any(String::is_empty)
+    }
+
+    /// The hosts named with `--plain-http=HOST[:PORT]`, lowercased.
+    pub fn plain_http_hosts(&self) -> Vec<String> {
+        self.plain_http.iter().filter(|h| !h.is_empty()).map(|h| h.to_ascii_lowercase()).collect()
+    }
+}
+
+/// How registries are reached (every command that reads a SOURCE).
+/// Credentials come from --creds/--creds-stdin (for the registry the
+/// command reads), --authfile or containers auth.json
+/// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json), then
+/// docker config.json ($DOCKER_CONFIG), and are sent only to a registry
+/// that asks for them. Defaults are applied in `sources.rs`, so that the
+/// same options may also be written before the command.
+#[derive(Args, Debug, Default, Clone)]
+#[command(next_help_heading = "Registry options")]
+pub struct RegistryArgs {
+    #[command(flatten)]
+    pub transport: TransportArgs,
+    /// --tls-verify=false accepts any certificate (a warning is printed). Otherwise trusted: the
+    /// system store, --ca-cert, /etc/containers/certs.d/HOST[:PORT]/*.crt and
+    /// /etc/docker/certs.d/HOST[:PORT]/ca.crt.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
     /// Credentials for the registry the command reads (for `index --push` from a file: the push target).
@@ -287,13 +308,11 @@ pub struct RegistryArgs {
 impl RegistryArgs {
     /// These options (written after the command) over `before` (written before it).
     pub fn over(&self, before: &RegistryArgs) -> RegistryArgs {
-        let mut plain_http = before.plain_http.clone();
-        plain_http.extend(self.plain_http.iter().cloned());
-        let mut ca_cert = before.ca_cert.clone();
-        ca_cert.extend(self.ca_cert.iter().cloned());
+        let mut transport = before.transport.clone();
+        transport.plain_http.extend(self.transport.plain_http.iter().cloned());
+        transport.ca_cert.extend(self.transport.ca_cert.iter().cloned());
         RegistryArgs {
-            plain_http,
-            ca_cert,
+            transport,
             tls_verify: self.tls_verify.or(before.tls_verify),
             creds: self.creds.clone().or_else(|| before.creds.clone()),
             creds_stdin: self.creds_stdin || before.creds_stdin,
@@ -899,21 +918,8 @@ pub struct MirrorServeArgs {
     /// Send every request to this registry (http:// or https://), whatever ?ns= says.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
-    /// Plain HTTP upstream: bare, for every registry; --plain-http=HOST[:PORT] (repeatable)
-    /// for those ?ns= hosts only. Loopback registries are reached over plain HTTP anyway.
-    #[arg(
-        long,
-        value_name = "HOST",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "",
-        action = ArgAction::Append
-    )]
-    pub plain_http: Vec<String>,
-    /// Also trust this PEM certificate for upstream TLS: a CA, or the registry's own
-    /// self-signed certificate (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// Seconds to wait for an upstream connection [default: 10].
     #[arg(long, value_name = "SECS")]
     pub connect_timeout: Option<f64>,

@@ -52,9 +52,9 @@ pub fn install(args: &RegistryArgs, command: &Command, stdin_is_source: bool) ->
     }
     Options {
         max_manifest_bytes,
-        plain_http: args.plain_http.iter().any(String::is_empty),
-        plain_http_hosts: args.plain_http.iter().filter(|h| !h.is_empty()).map(|h| h.to_ascii_lowercase()).collect(),
-        ca_certs: args.ca_cert.clone(),
+        plain_http: args.transport.plain_http_everywhere(),
+        plain_http_hosts: args.transport.plain_http_hosts(),
+        ca_certs: args.transport.ca_cert.clone(),
         tls_verify,
         credentials,
         credentials_registry,

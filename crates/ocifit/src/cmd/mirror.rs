@@ -34,9 +34,9 @@ fn serve(args: MirrorServeArgs) -> Outcome {
         listen: args.listen,
         allow_remote: args.allow_remote,
         upstream: args.upstream,
-        plain_http: args.plain_http.iter().filter(|h| !h.is_empty()).map(|h| h.to_ascii_lowercase()).collect(),
-        plain_http_all: args.plain_http.iter().any(String::is_empty),
-        ca_certs: args.ca_cert,
+        plain_http: args.transport.plain_http_hosts(),
+        plain_http_all: args.transport.plain_http_everywhere(),
+        ca_certs: args.transport.ca_cert,
         target,
         mode: match args.mode {
             MirrorMode::Filter => ocifit_mirror::Mode::Filter,
@@ -126,7 +126,7 @@ mod tests {
             let parsed = Cli::try_parse_from(argv);
             match (parsed, want) {
                 (Ok(Cli { command: Command::Mirror(m), .. }), Some(want)) => {
-                    assert_eq!(m.serve.plain_http, want, "{flags:?}")
+                    assert_eq!(m.serve.transport.plain_http, want, "{flags:?}")
                 }
                 (Err(_), None) => {}
                 (other, want) => panic!("{flags:?}: {:?}, wanted {want:?}", other.map(|_| ())),
