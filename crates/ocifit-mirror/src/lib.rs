@@ -41,6 +41,26 @@ use ocifit_core::Target;
 
 pub use rewrite::Mode;
 
+/// Threads that run requests. One: a blob's bytes are then allocated (read
+/// from upstream) and freed (written to the client) on the same thread.
+/// With one worker per core, the two ends of a transfer ran on different
+/// threads, and mimalloc's per-thread heaps kept the buffers the other
+/// thread freed for a while: the mirror's peak RSS grew with transfer speed
+/// to ~110 MiB after two 1 GiB blobs at 1 GiB/s, against 18 MiB with one
+/// worker, at the same throughput (`docs/performance-notes.md`). The copy
+/// costs about 0.3 s of CPU per GiB, so one thread is far from busy; the
+/// cache's disk writes use `block_in_place`, which hands the async work to
+/// another thread meanwhile.
+pub const ASYNC_WORKERS: usize = 1;
+
+/// What each HTTP/1 connection may buffer, both to clients (bytes queued
+/// for a client that reads slowly, or not at all) and from upstream (the
+/// read buffer). Past it hyper stops reading upstream, and the TCP window
+/// then pushes back on the registry: a blob in flight holds about 1 MiB of
+/// the mirror's memory at most (this to the client, plus one read buffer
+/// and one frame from upstream), however slow its client.
+pub const MAX_BUFFERED_BYTES: usize = 256 * 1024;
+
 /// How rewrites are logged on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -85,6 +105,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
     let upstream = settings.upstream.as_deref().map(upstream::Upstream::parse).transpose()?;
     let cache = cache::Cache::open(&settings.cache_dir, settings.cache_max_bytes)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(ASYNC_WORKERS)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
@@ -139,7 +160,7 @@ async fn serve(
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 let service = service_fn(move |request| server::handle(state.clone(), request));
-                let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let connection = http1::Builder::new().max_buf_size(MAX_BUFFERED_BYTES).serve_connection(TokioIo::new(stream), service);
                 let watched = graceful.watch(connection);
                 tokio::spawn(async move {
                     let _ = watched.await;

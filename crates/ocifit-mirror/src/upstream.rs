@@ -118,7 +118,10 @@ pub fn client(ca_certs: &[PathBuf], connect_timeout: Duration) -> Result<HttpCli
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(https))
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .http1_max_buf_size(crate::MAX_BUFFERED_BYTES)
+        .build(https))
 }
 
 #[cfg(test)]
