@@ -29,7 +29,8 @@ use crate::nfd::{self, Vocabulary};
 /// The targets that bound what a node can run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NodeProfile {
-    /// Every feature the input cannot tell assumed absent.
+    /// Every feature the input cannot tell, and that nothing it proves
+    /// implies, assumed absent.
     pub min: Target,
     /// Every feature the input cannot tell assumed present.
     pub max: Target,
