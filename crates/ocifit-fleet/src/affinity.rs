@@ -11,23 +11,29 @@
 //!
 //! beyond the architecture's baseline. A node proves a feature with its NFD
 //! label, or, on amd64, with an `X86_64_V<n>` label whose level guarantees
-//! it. One term is written per way of proving (terms are ORed, the
-//! expressions of one term ANDed): the features' own labels, then
-//! `X86_64_V2`, `X86_64_V3`, `X86_64_V4` with the labels of what that level
-//! leaves out — stopping at the first level that covers everything, since
-//! NFD publishes the level labels cumulatively. A term is dropped when every
-//! node it admits is admitted by another term — its expressions include the
-//! other's, once a level label is read as what NFD always publishes with it
-//! (the lower levels, and the labels of the level's features NFD does not
-//! hide: an `X86_64_V4` node also has `AVX512F`); terms that differ only in
-//! the architecture are merged.
+//! it; a feature NFD hides by default is also proven by the label of any
+//! feature that implies it (docs/fleet.md, "Implied features": `AVX2`
+//! proves `sse4_2`), so a term needs no label for a hidden feature that a
+//! feature it already names implies. One term is written per way of proving
+//! (terms are ORed, the expressions of one term ANDed): the features' own
+//! labels (one term per choice of label for each hidden feature nothing
+//! named implies), then `X86_64_V2`, `X86_64_V3`, `X86_64_V4` with the
+//! labels of what that level leaves out — stopping at the first level that
+//! covers everything, since NFD publishes the level labels cumulatively. A
+//! term is dropped when every node it admits is admitted by another term —
+//! its expressions include the other's, once its labels are read as what
+//! NFD always publishes with them (the lower levels, and the labels of the
+//! visible features the term's features and level imply: an `X86_64_V4`
+//! node also has `AVX512F`, an `AVX2` node `AVX`); terms that differ only
+//! in the architecture are merged.
 //!
 //! With [`Labels::Ocifit`] the terms use the labels `ocifit host --format
 //! nfd` installs instead (`feature.node.kubernetes.io/ocifit-feature.<name>`):
 //! every feature has one, so every entry is expressible, with one term each.
 //!
-//! A feature NFD has no name for cannot be proven: an entry that needs one
-//! is left out of the terms ([`Plan::notes`] says so).
+//! A feature NFD has no name for, and that no named feature implies, cannot
+//! be proven: an entry that needs one is left out of the terms
+//! ([`Plan::notes`] says so).
 //!
 //! This admits a node exactly when `ocifit fleet` finds a compatible entry
 //! for its labels (the property test `affinity_admits_exactly_the_compatible_nodes`).
@@ -46,7 +52,7 @@ use ocifit_core::vector::fallback_vector;
 use ocifit_core::{Family, FeatureId, FeatureSet, FeatureTable, Index, Platform, Target};
 
 use crate::nfd::{self, Vocabulary};
-use crate::profile::{node_target, rows_valid_for};
+use crate::profile::{Published, implied_unseen, node_target, rows_valid_for};
 
 /// One label requirement: `key In [values]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -243,27 +249,34 @@ fn alternative(
     }
     let vocabulary = Vocabulary::for_architecture(node_arch);
     let name = |id: FeatureId| vocabulary.and_then(|v| v.name(id));
+    // What labels cannot tell; with no vocabulary, every row.
+    let mut cannot_tell = rows_valid_for(node_arch);
+    if let Some(v) = vocabulary {
+        cannot_tell.intersect(&v.cannot_tell(Published::Labels));
+    }
+    let baseline = guaranteed_features(table, node_arch, &variants[0]);
     let levels: &[(&str, &str)] = if node_arch == "amd64" { &nfd::X86_LEVELS[1..] } else { &[] };
     let mut terms = Vec::new();
     let mut unnamed = Vec::new();
     for level in std::iter::once(None).chain(levels.iter().map(Some)) {
-        let mut missing = needs;
+        let mut known = baseline;
         if let Some((_, level_variant)) = level {
-            missing.subtract(&guaranteed_features(table, node_arch, level_variant));
+            known.union(&guaranteed_features(table, node_arch, level_variant));
         }
-        let labels: Option<Vec<&str>> = missing.iter().map(name).collect();
-        let Some(mut labels) = labels else {
-            unnamed = missing.iter().filter(|id| name(*id).is_none()).map(|id| id.feature().name).collect();
+        let Some(ways) = ways_to_prove(&needs, known, &cannot_tell, node_arch, &name) else {
+            unnamed = unprovable(&needs, known, &cannot_tell, node_arch, &name);
             continue;
         };
-        labels.sort_unstable();
-        let mut term = base.clone();
-        if let Some((level_label, _)) = level {
-            term.push(requirement(&nfd::cpuid_label(level_label), "true"));
+        let covered = ways.iter().all(Vec::is_empty);
+        for labels in ways {
+            let mut term = base.clone();
+            if let Some((level_label, _)) = level {
+                term.push(requirement(&nfd::cpuid_label(level_label), "true"));
+            }
+            term.extend(labels.iter().map(|l| requirement(&nfd::cpuid_label(l), "true")));
+            terms.push(term);
         }
-        term.extend(labels.iter().map(|l| requirement(&nfd::cpuid_label(l), "true")));
-        terms.push(term);
-        if missing.is_empty() {
+        if covered {
             break;
         }
     }
@@ -271,6 +284,105 @@ fn alternative(
         return Err(unnamed);
     }
     Ok(Some(Alternative { entry, architecture: node_arch.into(), needs, terms }))
+}
+
+/// The features of `needs` a node known to have `known` still has to prove
+/// with labels: the visible ones (each by its own label: its absence is
+/// absence), and the hidden ones nothing known or visible implies.
+fn left_to_prove(needs: &FeatureSet, known: FeatureSet, cannot_tell: &FeatureSet) -> (FeatureSet, FeatureSet) {
+    let mut missing = *needs;
+    missing.subtract(&known);
+    let mut visible = missing;
+    visible.subtract(cannot_tell);
+    // Labels that a node has imply what they imply (docs/fleet.md).
+    let mut proven = known;
+    proven.union(&visible);
+    let mut hidden = missing;
+    hidden.intersect(cannot_tell);
+    hidden.subtract(&implied_unseen(&proven, cannot_tell));
+    (visible, hidden)
+}
+
+/// The ways a node known to have `known` proves `needs` with labels, each a
+/// list of NFD names that are ANDed (the ways are ORed): the visible
+/// features' labels, and for each hidden feature that no other one implies,
+/// one label that proves it — its own, or that of a feature implying it
+/// (none of whose implied visible features also proves it: a node with that
+/// label has theirs too). `None` when some hidden feature has no such label.
+fn ways_to_prove(
+    needs: &FeatureSet,
+    known: FeatureSet,
+    cannot_tell: &FeatureSet,
+    node_arch: &str,
+    name: &dyn Fn(FeatureId) -> Option<&'static str>,
+) -> Option<Vec<Vec<&'static str>>> {
+    let (visible, hidden) = left_to_prove(needs, known, cannot_tell);
+    let mut ways: Vec<BTreeSet<&'static str>> = vec![visible.iter().map(name).collect::<Option<_>>()?];
+    for id in hidden.iter().filter(|id| !hidden.iter().any(|other| other != *id && implies(other, *id))) {
+        let labels: Vec<&'static str> =
+            provers(id, cannot_tell, node_arch, name).into_iter().filter_map(name).collect();
+        if labels.is_empty() {
+            return None;
+        }
+        ways = ways
+            .iter()
+            .flat_map(|way| {
+                labels.iter().map(move |label| {
+                    let mut way = way.clone();
+                    way.insert(label);
+                    way
+                })
+            })
+            .collect();
+    }
+    let mut distinct: Vec<BTreeSet<&'static str>> = Vec::new();
+    for way in ways {
+        if !distinct.contains(&way) {
+            distinct.push(way);
+        }
+    }
+    Some(distinct.into_iter().map(|way| way.into_iter().collect()).collect())
+}
+
+/// The features of `needs` without any label that proves them.
+fn unprovable(
+    needs: &FeatureSet,
+    known: FeatureSet,
+    cannot_tell: &FeatureSet,
+    node_arch: &str,
+    name: &dyn Fn(FeatureId) -> Option<&'static str>,
+) -> Vec<&'static str> {
+    let (visible, hidden) = left_to_prove(needs, known, cannot_tell);
+    let unnamed = visible.iter().filter(|id| name(*id).is_none());
+    let unproven = hidden.iter().filter(|id| provers(*id, cannot_tell, node_arch, name).is_empty());
+    unnamed.chain(unproven).map(|id| id.feature().name).collect()
+}
+
+/// Whether `a` implies `b` (directly or in closure).
+fn implies(a: FeatureId, b: FeatureId) -> bool {
+    a.feature().implied.contains(&b)
+}
+
+/// The labelled features whose label proves the hidden feature `id`: itself
+/// (if NFD names it) and every feature implying it, except one that implies
+/// a visible prover (its nodes carry that prover's label).
+fn provers(
+    id: FeatureId,
+    cannot_tell: &FeatureSet,
+    node_arch: &str,
+    name: &dyn Fn(FeatureId) -> Option<&'static str>,
+) -> Vec<FeatureId> {
+    let table = FeatureTable::builtin();
+    let all: Vec<FeatureId> = table
+        .family(id.feature().family)
+        .filter(|f| f.valid_for(node_arch))
+        .map(|f| f.id())
+        .filter(|p| (*p == id || implies(*p, id)) && name(*p).is_some())
+        .collect();
+    all.iter()
+        .copied()
+        .filter(|p| !all.iter().any(|q| q != p && !cannot_tell.contains(*q) && implies(*p, *q)))
+        .collect()
 }
 
 /// Every alternative's terms, without those another term implies, with
@@ -324,22 +436,29 @@ fn required_terms(alternatives: &[Alternative], labels: Labels) -> Vec<Term> {
 }
 
 /// A term's requirements plus the labels NFD publishes on every node that
-/// meets them: with `X86_64_V<n>`, the lower level labels and the labels of
-/// the level's features that are not hidden by default (a feature NFD labels
-/// whenever present).
+/// meets them: with `X86_64_V<n>`, the lower level labels; and the labels of
+/// the visible features (those NFD labels whenever present) that the
+/// term's features and level imply — no real CPU has a feature without what
+/// it implies (`AVX2` comes with `AVX`, `X86_64_V4` with `AVX512F`).
 fn with_implied_labels(term: &BTreeSet<Requirement>) -> BTreeSet<Requirement> {
     let mut all = term.clone();
-    let is_true = |r: &Requirement| r.values == ["true"];
-    let top = nfd::X86_LEVELS
+    let arch = term.iter().find(|r| r.key == nfd::ARCH_LABEL).map(|r| r.values[0].as_str());
+    let Some(vocabulary) = arch.and_then(Vocabulary::for_architecture) else { return all };
+    let names: Vec<&str> = term
         .iter()
-        .rposition(|(label, _)| term.iter().any(|r| is_true(r) && r.key == nfd::cpuid_label(label)));
-    let (Some(top), Some(vocabulary)) = (top, Vocabulary::for_architecture("amd64")) else { return all };
-    let table = FeatureTable::builtin();
-    for (label, _) in &nfd::X86_LEVELS[..top] {
-        all.insert(requirement(&nfd::cpuid_label(label), "true"));
+        .filter(|r| r.values == ["true"])
+        .filter_map(|r| r.key.strip_prefix(nfd::CPUID_LABEL_PREFIX))
+        .collect();
+    let mut features: FeatureSet = names.iter().filter_map(|n| vocabulary.feature(n)).collect();
+    let top = nfd::X86_LEVELS.iter().rposition(|(label, _)| names.contains(label));
+    if let Some(top) = top {
+        for (label, _) in &nfd::X86_LEVELS[..top] {
+            all.insert(requirement(&nfd::cpuid_label(label), "true"));
+        }
+        features.union(&guaranteed_features(FeatureTable::builtin(), "amd64", nfd::X86_LEVELS[top].1));
     }
-    for id in guaranteed_features(table, "amd64", nfd::X86_LEVELS[top].1).iter() {
-        if let Some(name) = vocabulary.name(id).filter(|_| !vocabulary.hidden_by_default().contains(id)) {
+    for id in features.closure().iter().filter(|id| vocabulary.visible(*id)) {
+        if let Some(name) = vocabulary.name(id) {
             all.insert(requirement(&nfd::cpuid_label(name), "true"));
         }
     }
@@ -497,24 +616,37 @@ mod tests {
         assert_eq!(
             terms,
             [
-                // avx2 implies avx and the SSE chain (§4.6): their labels too.
-                vec![
-                    "os=linux",
-                    "arch=amd64",
-                    "AVX=true",
-                    "AVX2=true",
-                    "BMI2=true",
-                    "SSE3=true",
-                    "SSE4=true",
-                    "SSE42=true",
-                    "SSSE3=true"
-                ],
-                vec!["os=linux", "arch=amd64", "X86_64_V2=true", "AVX=true", "AVX2=true", "BMI2=true"],
+                // avx2 implies avx and the SSE chain (§4.6): AVX is visible, so
+                // its label is needed; the SSE chain is hidden, and AVX2 proves it.
+                vec!["os=linux", "arch=amd64", "AVX=true", "AVX2=true", "BMI2=true"],
                 vec!["os=linux", "arch=amd64", "X86_64_V3=true"]
             ]
         );
         assert_eq!(plan.preferred.len(), 1);
         assert!(plan.preferred[0].term.iter().any(|r| r.key.ends_with("X86_64_V3")), "BMI2 is hidden by default");
+    }
+
+    /// docs/fleet.md, "Implied features": a hidden feature that a visible
+    /// label implies needs no label of its own; one nothing visible implies
+    /// is proven by its own label, a level, or a label that implies it.
+    #[test]
+    fn s4_6_affinity_terms_need_no_label_for_hidden_features_a_named_label_implies() {
+        let cases: &[(&str, &[&[&str]])] = &[
+            (r#"["avx2"]"#, &[&["AVX=true", "AVX2=true"]]),
+            (r#"["avx2","bmi2"]"#, &[&["AVX=true", "AVX2=true", "BMI2=true"], &["X86_64_V3=true"]]),
+            (r#"["sse4_2"]"#, &[&["SSE42=true"], &["AVX=true"], &["X86_64_V2=true"]]),
+            (r#"["pclmulqdq"]"#, &[&["CLMUL=true"], &["VPCLMULQDQ=true"]]),
+            // f16c implies the visible avx: its label is needed either way.
+            (r#"["f16c"]"#, &[&["AVX=true", "F16C=true"], &["AVX=true", "AVX512F=true"], &["X86_64_V3=true"]]),
+        ];
+        for (features, want) in cases {
+            let plan = plan(&index(&[&format!(r#"{{"os":"linux","architecture":"amd64","features":{features}}}"#)]));
+            let terms: Vec<Vec<String>> = plan.required.iter().map(|t| keys(t).into_iter().skip(2).collect()).collect();
+            assert_eq!(terms, *want, "{features}");
+        }
+        let plan = plan(&index(&[r#"{"os":"linux","architecture":"386","features":["sse2"]}"#]));
+        let terms: Vec<Vec<String>> = plan.required.iter().map(keys).collect();
+        assert!(terms.iter().any(|t| t.ends_with(&["arch=386".into(), "AESNI=true".into()])), "{terms:?}");
     }
 
     #[test]
@@ -538,25 +670,13 @@ mod tests {
             r#"{"os":"linux","architecture":"amd64","features":["avx512f","bmi2"]}"#,
         ]));
         let terms: Vec<Vec<String>> = plan.required.iter().map(keys).collect();
-        // Entries require the closure of their features (§4.6): avx2 brings
-        // avx and the SSE chain, whose labels NFD hides unless a level says.
-        // The AVX-512 entry's term would need those labels and more: every
-        // node it admits, the first term admits too, so it is left out.
+        // Entries require the closure of their features (§4.6): the
+        // AVX-512 entry's terms need AVX2 and more; every node they admit,
+        // the first term admits too, so they are left out.
         assert_eq!(
             terms,
             [
-                vec![
-                    "os=linux",
-                    "arch=amd64",
-                    "AVX=true",
-                    "AVX2=true",
-                    "BMI2=true",
-                    "SSE3=true",
-                    "SSE4=true",
-                    "SSE42=true",
-                    "SSSE3=true"
-                ],
-                vec!["os=linux", "arch=amd64", "X86_64_V2=true", "AVX=true", "AVX2=true", "BMI2=true"],
+                vec!["os=linux", "arch=amd64", "AVX=true", "AVX2=true", "BMI2=true"],
                 vec!["os=linux", "arch=amd64", "X86_64_V3=true"],
             ]
         );

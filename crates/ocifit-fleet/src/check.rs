@@ -260,15 +260,44 @@ mod tests {
         let idx = index(&entry(1, r#"{"os":"linux","architecture":"amd64","features":["avx2","bmi2"]}"#));
         let o = evaluate(&idx, &labels(&["AVX", "AVX2"]));
         assert_eq!(o.verdict, Verdict::Unknown);
-        // avx2 implies the SSE chain, which NFD hides by default like bmi2
-        // (a node's labels are what was detected, not closed: §5).
-        assert_eq!(o.depends_on.sorted_names(), ["bmi2", "sse3", "sse4_1", "sse4_2", "ssse3"]);
+        // avx2 implies the SSE chain, which NFD hides by default like bmi2;
+        // a visible AVX2 proves it, but nothing visible implies bmi2.
+        assert_eq!(o.depends_on.sorted_names(), ["bmi2"]);
         let o = evaluate(&idx, &labels(&["AVX", "AVX2", "X86_64_V1", "X86_64_V2"]));
         assert_eq!((o.verdict, o.depends_on.sorted_names()), (Verdict::Unknown, vec!["bmi2"]));
         let o = evaluate(&idx, &labels(&["AVX", "AVX2", "X86_64_V1", "X86_64_V2", "X86_64_V3"]));
         assert_eq!((o.verdict, o.selected), (Verdict::Compatible, Some(0)));
         let o = evaluate(&idx, &labels(&["AVX", "X86_64_V1", "X86_64_V2"]));
         assert_eq!(o.verdict, Verdict::Incompatible, "AVX2 is labelled whenever present");
+    }
+
+    /// docs/fleet.md, "Implied features": what a visible label implies is
+    /// known, so only hidden features nothing visible implies stay unknown.
+    #[test]
+    fn s4_6_nfd_verdicts_count_hidden_features_visible_ones_imply() {
+        // (entry features, node labels, verdict, what it depends on)
+        let cases: &[(&str, &[&str], Verdict, &[&str])] = &[
+            (r#"["avx2"]"#, &["AVX", "AVX2"], Verdict::Compatible, &[]),
+            (r#"["avx2"]"#, &["AVX2"], Verdict::Incompatible, &[]),
+            (r#"["avx2","bmi2"]"#, &["AVX", "AVX2"], Verdict::Unknown, &["bmi2"]),
+            (r#"["sse4_2"]"#, &["AVX"], Verdict::Compatible, &[]),
+            (r#"["sse4_2"]"#, &["FMA3"], Verdict::Compatible, &[]),
+            (r#"["sse4_2"]"#, &["AESNI"], Verdict::Unknown, &["sse4_2"]),
+            (r#"["f16c"]"#, &["AVX", "AVX2", "FMA3", "AVX512F"], Verdict::Compatible, &[]),
+            (r#"["f16c"]"#, &["AVX", "AVX2", "FMA3"], Verdict::Unknown, &["f16c"]),
+            (r#"["pclmulqdq"]"#, &["AVX", "AVX2", "VPCLMULQDQ"], Verdict::Compatible, &[]),
+            (r#"["avx512f"]"#, &["AVX", "AVX2", "AVX512F"], Verdict::Incompatible, &[]),
+            (r#"["avx512f"]"#, &["AVX", "AVX2", "FMA3", "AVX512F"], Verdict::Compatible, &[]),
+        ];
+        for (features, names, verdict, depends_on) in cases {
+            let idx = index(&entry(1, &format!(r#"{{"os":"linux","architecture":"amd64","features":{features}}}"#)));
+            let o = evaluate(&idx, &labels(names));
+            assert_eq!(
+                (o.verdict, o.depends_on.sorted_names()),
+                (*verdict, depends_on.to_vec()),
+                "{features} {names:?}"
+            );
+        }
     }
 
     #[test]

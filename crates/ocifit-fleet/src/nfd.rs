@@ -27,6 +27,8 @@ use std::sync::OnceLock;
 use ocifit_core::target::guaranteed_features;
 use ocifit_core::{Family, FeatureId, FeatureSet, FeatureTable};
 
+use crate::profile::Published;
+
 /// The prefix of NFD's CPUID labels on a Node.
 pub const CPUID_LABEL_PREFIX: &str = "feature.node.kubernetes.io/cpu-cpuid.";
 /// The NFD flag feature set that holds CPUID names in a `NodeFeature`.
@@ -496,6 +498,22 @@ impl Vocabulary {
     /// Rows NFD never names: its labels and `NodeFeature`s cannot tell them.
     pub fn unnamed(&self) -> &FeatureSet {
         &self.unnamed
+    }
+
+    /// Rows an input published as `published` cannot tell: those NFD has no
+    /// name for and, for labels, those its default configuration hides.
+    pub fn cannot_tell(&self, published: Published) -> FeatureSet {
+        let mut set = self.unnamed;
+        if published == Published::Labels {
+            set.union(&self.hidden);
+        }
+        set
+    }
+
+    /// Whether NFD labels this row whenever the CPU has it (it has a name
+    /// and the default configuration does not hide it).
+    pub fn visible(&self, id: FeatureId) -> bool {
+        self.label.contains_key(&id) && !self.hidden.contains(id)
     }
 }
 

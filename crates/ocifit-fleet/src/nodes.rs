@@ -553,6 +553,65 @@ mod tests {
         assert_eq!(file_node_name(Path::new("/x/node-3")), "node-3");
     }
 
+    /// docs/fleet.md, "Implied features": an input that cannot see some
+    /// features (NFD labels, a `NodeFeature`) knows the hidden ones its
+    /// visible features imply; a visible feature's absence stays absence;
+    /// complete inputs (ocifit's labels, profiles, captures) stay exactly as
+    /// detected — a detected host is not closed (docs/semantics.md §5).
+    #[test]
+    fn s4_6_nfd_hidden_features_implied_by_visible_ones_are_known() {
+        let node = |labels: &str| {
+            format!(
+                r#"{{"kind":"Node","metadata":{{"name":"n","labels":{{"kubernetes.io/os":"linux","kubernetes.io/arch":"amd64"{labels}}}}}}}"#
+            )
+        };
+        let node_feature = |names: &str| {
+            format!(
+                r#"{{"kind":"NodeFeature","metadata":{{"name":"n"}},"spec":{{"features":{{"flags":{{"cpu.cpuid":{{"elements":{{{names}}}}}}}}}}}}}"#
+            )
+        };
+        let cpuid = |n: &str| format!(r#","feature.node.kubernetes.io/cpu-cpuid.{n}":"true""#);
+        let flags = "fpu cx8 cmov mmx fxsr sse sse2 avx avx2";
+        // (input, feature, known present at min, possibly present at max)
+        let cases: &[(String, &str, bool, bool)] = &[
+            (node(&(cpuid("AVX") + &cpuid("AVX2"))), "sse4_2", true, true),
+            (node(&(cpuid("AVX") + &cpuid("AVX2"))), "ssse3", true, true),
+            (node(&(cpuid("AVX") + &cpuid("AVX2"))), "bmi2", false, true),
+            (node(&(cpuid("AVX") + &cpuid("AVX2"))), "popcnt", false, true),
+            (node(&cpuid("AVX512F")), "f16c", true, true),
+            (node(&cpuid("AVX512F")), "fma", false, false),
+            (node(&cpuid("AVX512F")), "avx2", false, false),
+            (node(&cpuid("VPCLMULQDQ")), "pclmulqdq", true, true),
+            (node(&cpuid("FMA3")), "pclmulqdq", false, true),
+            (node(""), "sse4_2", false, true),
+            (node_feature(r#""SSE2":{},"AVX":{},"AVX2":{}"#), "sse4_2", false, false),
+            (node_feature(r#""SSE2":{},"AVX":{},"AVX2":{},"SSE42":{}"#), "sse4_2", true, true),
+            (
+                node(
+                    r#","feature.node.kubernetes.io/ocifit-feature.avx":"true","feature.node.kubernetes.io/ocifit-feature.avx2":"true""#,
+                ),
+                "sse4_2",
+                false,
+                false,
+            ),
+            (
+                r#"[{"name":"n","os":"linux","architecture":"amd64","features":["avx","avx2"]}]"#.into(),
+                "sse4_2",
+                false,
+                false,
+            ),
+            (format!("processor\t: 0\nflags\t\t: {flags}\n"), "sse4_2", false, false),
+        ];
+        for (input, feature, at_min, at_max) in cases {
+            let records = parse(input.as_bytes(), "input", "n").unwrap_or_else(|e| panic!("{input}: {e}"));
+            let fleet = Fleet::from_records(records).unwrap();
+            let profile = &fleet.nodes[0].profile;
+            let id = FeatureTable::builtin().resolve(ocifit_core::Family::X86, feature).unwrap();
+            let got = (profile.min.features.contains(id), profile.max.features.contains(id));
+            assert_eq!(got, (*at_min, *at_max), "{feature} on {input}");
+        }
+    }
+
     #[test]
     fn architecture_of_a_node_feature() {
         let v = |names: &[&str]| guess_architecture(&Names::new(names.iter().copied()));

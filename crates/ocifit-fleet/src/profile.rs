@@ -7,9 +7,10 @@
 //! (`tsc`, `rdpid`, arm64 `mops`, ...). Such a node is the set of every target
 //! between
 //!
-//! - [`NodeProfile::min`]: the features the input proves (labelled, or
-//!   guaranteed by a proven level such as `X86_64_V3`), every other feature
-//!   absent; and
+//! - [`NodeProfile::min`]: the features the input proves (labelled,
+//!   guaranteed by a proven level such as `X86_64_V3`, or implied by one of
+//!   those: a visible `AVX2` proves the hidden `sse4_2`), every other
+//!   feature absent; and
 //! - [`NodeProfile::max`]: those plus every feature the input cannot tell.
 //!
 //! Whether an index has a compatible entry only grows with the feature set
@@ -28,7 +29,8 @@ use crate::nfd::{self, Vocabulary};
 /// The targets that bound what a node can run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NodeProfile {
-    /// Every feature the input cannot tell assumed absent.
+    /// Every feature the input cannot tell, and that nothing it proves
+    /// implies, assumed absent.
     pub min: Target,
     /// Every feature the input cannot tell assumed present.
     pub max: Target,
@@ -62,10 +64,11 @@ impl NodeProfile {
     /// elements), on `os`/`architecture`.
     ///
     /// Known: the names NFD published, what the highest `X86_64_V<n>` name
-    /// guarantees, and the architecture's baseline. Unknown: every feature
-    /// of the architecture NFD has no name for and, for labels, the names its
-    /// default configuration hides. With no CPUID name at all (NFD not
-    /// running), everything beyond the baseline is unknown.
+    /// guarantees, the architecture's baseline, and the features those imply
+    /// that the input cannot tell ([`implied_unseen`]). Unknown: every other
+    /// feature of the architecture NFD has no name for and, for labels, the
+    /// names its default configuration hides. With no CPUID name at all (NFD
+    /// not running), everything beyond the baseline is unknown.
     pub fn from_nfd<'a>(
         os: &str,
         architecture: &str,
@@ -91,12 +94,9 @@ impl NodeProfile {
         }
         let mut unknown = rows_valid_for(arch);
         if let Some(v) = vocabulary.filter(|_| seen) {
-            let mut cannot_tell = *v.unnamed();
-            if published == Published::Labels {
-                cannot_tell.union(v.hidden_by_default());
-            }
-            unknown.intersect(&cannot_tell);
+            unknown.intersect(&v.cannot_tell(published));
         }
+        known.union(&implied_unseen(&known, &unknown));
         unknown.subtract(&known);
         NodeProfile::bounded(&platform, known, unknown)
     }
@@ -123,6 +123,17 @@ impl NodeProfile {
         };
         NodeProfile { min: cut(&self.min), max: cut(&self.max) }
     }
+}
+
+/// The features an input cannot tell (`cannot_tell`) that the features it
+/// proves (`known`) imply (docs/semantics.md §2): no real CPU has a feature
+/// without what it implies, so a node that visibly has `avx2` has the
+/// `sse4_2` that NFD's labels hide. Only features the input cannot tell are
+/// added: a feature it can tell and does not show stays absent.
+pub fn implied_unseen(known: &FeatureSet, cannot_tell: &FeatureSet) -> FeatureSet {
+    let mut implied = known.closure();
+    implied.intersect(cannot_tell);
+    implied
 }
 
 /// Every row of the table valid on `architecture` (empty for an

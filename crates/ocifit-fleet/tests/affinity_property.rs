@@ -72,6 +72,10 @@ const X86_POOL: &[&str] = &[
     "AESNI",
     "MOVSB_ZL",
     "HYPERVISOR",
+    "CLMUL",
+    "VPCLMULQDQ",
+    "SSE2",
+    "FMA4",
 ];
 const ARM64_POOL: &[&str] = &[
     "FP", "ASIMD", "ATOMICS", "ASIMDRDM", "CRC32", "DCPOP", "SVE", "SVE2", "I8MM", "BF16", "FCMA", "JSCVT", "LRCPC",
@@ -93,13 +97,13 @@ fn node_labels() -> impl Strategy<Value = BTreeMap<String, String>> {
         let levels = if arch == "amd64" { 0..=4usize } else { 0..=0 };
         (Just(arch), prop::sample::subsequence(pool.to_vec(), 0..=pool.len()), levels, prop::bool::weighted(0.9))
     })
-    .prop_map(|(arch, names, level, nfd)| {
+    .prop_map(|(arch, names, level, nfd): (&str, Vec<&str>, usize, bool)| {
         let mut labels = BTreeMap::new();
         labels.insert(OS_LABEL.to_string(), "linux".to_string());
         labels.insert(ARCH_LABEL.to_string(), arch.to_string());
         labels.insert("kubernetes.io/hostname".into(), "node-1".into());
         if nfd {
-            for name in names {
+            for name in &names {
                 labels.insert(cpuid_label(name), "true".into());
             }
             // Cumulative, as NFD publishes them, with the labels of the
@@ -107,13 +111,15 @@ fn node_labels() -> impl Strategy<Value = BTreeMap<String, String>> {
             for (label, _) in &X86_LEVELS[..level] {
                 labels.insert(cpuid_label(label), "true".into());
             }
-            if level > 0 {
-                let vocabulary = Vocabulary::for_architecture("amd64").unwrap();
-                let guaranteed = guaranteed_features(FeatureTable::builtin(), "amd64", X86_LEVELS[level - 1].1);
-                for id in guaranteed.iter().filter(|id| !vocabulary.hidden_by_default().contains(*id)) {
-                    if let Some(name) = vocabulary.name(id) {
-                        labels.insert(cpuid_label(name), "true".into());
-                    }
+            // A CPU has what its features imply (docs/semantics.md §2), and
+            // NFD labels the visible ones: `AVX2` comes with `AVX`.
+            if let Some(vocabulary) = Vocabulary::for_architecture(arch) {
+                let mut features: FeatureSet = names.iter().filter_map(|n| vocabulary.feature(n)).collect();
+                if level > 0 {
+                    features.union(&guaranteed_features(FeatureTable::builtin(), "amd64", X86_LEVELS[level - 1].1));
+                }
+                for id in features.closure().iter().filter(|id| vocabulary.visible(*id)) {
+                    labels.insert(cpuid_label(vocabulary.name(id).unwrap()), "true".into());
                 }
             }
         }
@@ -124,12 +130,17 @@ fn node_labels() -> impl Strategy<Value = BTreeMap<String, String>> {
 fn platform() -> impl Strategy<Value = String> {
     let x86 =
         ["avx2", "bmi2", "popcnt", "sse4_2", "avx512f", "sha_ni", "fzrm", "rdpid", "tsc", "lahf_lm", "movbe", "AVX2"];
+    // Hidden features that visible ones imply (docs/fleet.md).
+    let x86_implied = ["pclmulqdq", "f16c", "sse4_1", "sse3", "sse2"];
     let arm64 = ["atomics", "sve2", "i8mm", "mops", "dcpop", "asimd"];
     let arm = ["neon", "vfpv4", "idiva"];
     prop_oneof![
         (prop::sample::select(vec!["", "v2", "v3", "v4"]), prop::sample::subsequence(x86.to_vec(), 0..=3))
             .prop_map(|(v, f)| ("amd64", v, f)),
+        (prop::sample::select(vec!["", "v2"]), prop::sample::subsequence(x86_implied.to_vec(), 1..=2))
+            .prop_map(|(v, f)| ("amd64", v, f)),
         prop::sample::subsequence(x86.to_vec(), 0..=2).prop_map(|f| ("386", "", f)),
+        prop::sample::subsequence(x86_implied.to_vec(), 1..=2).prop_map(|f| ("386", "", f)),
         (
             prop::sample::select(vec!["", "v8.1", "v8.2", "v8.5", "v9"]),
             prop::sample::subsequence(arm64.to_vec(), 0..=2)
