@@ -331,6 +331,42 @@ pub fn missing_manifests(destination: &Destination, index: &[u8]) -> Result<Vec<
 mod tests {
     use super::*;
 
+    /// The stderr line of every kind of upload, done and planned.
+    #[test]
+    fn uploads_read_as_what_was_or_would_be_done() {
+        let digest = Digest::sha256(b"x");
+        let upload = |action, manifest, dry_run| {
+            Upload {
+                action,
+                manifest,
+                digest: digest.clone(),
+                size: 7,
+                from: "a/src".into(),
+                to: "a/dst".into(),
+                dry_run,
+            }
+            .to_string()
+        };
+        let cases = [
+            (UploadAction::Mount, false, false, "mounted blob D from a/src"),
+            (
+                UploadAction::Mount,
+                false,
+                true,
+                "would mount blob D from a/src (or copy it, 7 bytes, if the registry declines)",
+            ),
+            (UploadAction::Copy, false, false, "copied blob D (7 bytes) from a/src"),
+            (UploadAction::Copy, false, true, "would copy blob D (7 bytes) from a/src"),
+            (UploadAction::Push, true, false, "pushed manifest D to a/dst"),
+            (UploadAction::Push, true, true, "would push manifest D to a/dst"),
+            (UploadAction::Copy, true, false, "copied manifest D into a/dst"),
+            (UploadAction::Copy, true, true, "would copy manifest D into a/dst"),
+        ];
+        for (action, manifest, dry_run, want) in cases {
+            assert_eq!(upload(action, manifest, dry_run), want.replace('D', &digest.to_string()));
+        }
+    }
+
     #[test]
     fn destinations_parse_or_say_what_is_missing() {
         let options = Options::default();
