@@ -8,6 +8,7 @@
 //! after their blobs, the index last, so a reader never finds an index
 //! whose images are not all there.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use ocifit_core::index::{OCI_INDEX, OCI_MANIFEST};
@@ -67,6 +68,14 @@ impl Destination {
         }
     }
 
+    /// `registry` or `layout`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Destination::Registry { .. } => "registry",
+            Destination::Layout { .. } => "layout",
+        }
+    }
+
     fn holds(&self, place: &Place) -> bool {
         match (self, place) {
             (Destination::Registry { repository, .. }, Place::Registry(r)) => repository.name() == r.name(),
@@ -76,8 +85,75 @@ impl Destination {
     }
 }
 
-/// One line of what was (or, in a dry run, would be) done.
-pub type Log<'a> = &'a mut dyn FnMut(String);
+/// One blob or manifest brought to the destination (or, in a dry run,
+/// that would be): what `ocifit index` prints on stderr, or lists under
+/// `uploads` with `--format json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub action: UploadAction,
+    /// A manifest, else a blob.
+    pub manifest: bool,
+    pub digest: Digest,
+    pub size: u64,
+    /// The repository or layout it comes from (`registry/repository`, `oci:DIR`).
+    pub from: String,
+    /// The repository or layout it goes to.
+    pub to: String,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadAction {
+    /// A cross-repository mount (in a dry run: tried first; the registry
+    /// may decline, and the blob is then copied).
+    Mount,
+    /// A streamed copy.
+    Copy,
+    /// A manifest `PUT` to a registry.
+    Push,
+}
+
+impl UploadAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadAction::Mount => "mount",
+            UploadAction::Copy => "copy",
+            UploadAction::Push => "push",
+        }
+    }
+}
+
+impl Upload {
+    /// `blob` or `manifest`.
+    pub fn kind(&self) -> &'static str {
+        if self.manifest { "manifest" } else { "blob" }
+    }
+}
+
+impl fmt::Display for Upload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Upload { digest, size, from, to, .. } = self;
+        let kind = self.kind();
+        let verb = match (self.action, self.dry_run) {
+            (action, true) => format!("would {}", action.as_str()),
+            (UploadAction::Mount, false) => "mounted".into(),
+            (UploadAction::Copy, false) => "copied".into(),
+            (UploadAction::Push, false) => "pushed".into(),
+        };
+        match (self.action, self.manifest) {
+            (UploadAction::Mount, _) if self.dry_run => {
+                write!(f, "{verb} {kind} {digest} from {from} (or copy it, {size} bytes, if the registry declines)")
+            }
+            (UploadAction::Mount, _) => write!(f, "{verb} {kind} {digest} from {from}"),
+            (_, false) => write!(f, "{verb} {kind} {digest} ({size} bytes) from {from}"),
+            (UploadAction::Push, true) => write!(f, "{verb} {kind} {digest} to {to}"),
+            (_, true) => write!(f, "{verb} {kind} {digest} into {to}"),
+        }
+    }
+}
+
+/// Told of every [`Upload`], in order, as it is done (or planned).
+pub type Log<'a> = &'a mut dyn FnMut(Upload);
 
 /// Bring every image that is not already in `destination` over (or, with
 /// `dry_run`, only say what would be brought). Images in the destination
@@ -91,7 +167,6 @@ pub fn make_available(
     dry_run: bool,
     log: Log<'_>,
 ) -> Result<(), String> {
-    let would = if dry_run { "would " } else { "" };
     if let Destination::Layout { dir, .. } = destination {
         if !dry_run {
             layout::init(dir).map_err(|e| format!("oci:{}: {e}", dir.display()))?;
@@ -111,31 +186,43 @@ pub fn make_available(
                         Place::Registry(r) => Some(r),
                         _ => None,
                     };
+                    let upload = |action| Upload {
+                        action,
+                        manifest: false,
+                        digest: blob.digest.clone(),
+                        size: blob.size,
+                        from: image.place.name(),
+                        to: repository.name(),
+                        dry_run,
+                    };
                     if dry_run {
                         if !repository.has_blob(&blob.digest)? {
-                            log(describe_blob(would, blob, from, repository, &image.place));
+                            // Within one registry a mount is tried first.
+                            let same = from.is_some_and(|f| f.registry() == repository.registry());
+                            log(upload(if same { UploadAction::Mount } else { UploadAction::Copy }));
                         }
                         continue;
                     }
                     let mut open = || open_blob(&image.place, &blob.digest);
                     match repository.put_blob(&blob.digest, blob.size, from, &mut open)? {
                         BlobOutcome::Present => {}
-                        BlobOutcome::Mounted => {
-                            log(format!("mounted blob {} from {}", blob.digest, image.place.name()))
-                        }
-                        BlobOutcome::Copied => log(format!(
-                            "copied blob {} ({} bytes) from {}",
-                            blob.digest,
-                            blob.size,
-                            image.place.name()
-                        )),
+                        BlobOutcome::Mounted => log(upload(UploadAction::Mount)),
+                        BlobOutcome::Copied => log(upload(UploadAction::Copy)),
                     }
                 }
                 Destination::Layout { dir, .. } => {
                     if layout::has_blob(dir, &blob.digest, Some(blob.size)) {
                         continue;
                     }
-                    log(format!("{would}copy blob {} ({} bytes) from {}", blob.digest, blob.size, image.place.name()));
+                    log(Upload {
+                        action: UploadAction::Copy,
+                        manifest: false,
+                        digest: blob.digest.clone(),
+                        size: blob.size,
+                        from: image.place.name(),
+                        to: format!("oci:{}", dir.display()),
+                        dry_run,
+                    });
                     if !dry_run {
                         let mut reader = open_blob(&image.place, &blob.digest)?;
                         layout::put_blob(dir, &blob.digest, blob.size, &mut reader)
@@ -150,12 +237,21 @@ pub fn make_available(
             } else {
                 &manifest.media_type
             };
+            let upload = |action, to| Upload {
+                action,
+                manifest: true,
+                digest: manifest.digest.clone(),
+                size: manifest.bytes.len() as u64,
+                from: image.place.name(),
+                to,
+                dry_run,
+            };
             match destination {
                 Destination::Registry { repository, .. } => {
                     if repository.has_manifest(&manifest.digest)? {
                         continue;
                     }
-                    log(format!("{would}push manifest {} to {}", manifest.digest, repository.name()));
+                    log(upload(UploadAction::Push, repository.name()));
                     if !dry_run {
                         repository.put_manifest(&manifest.bytes, media_type, &manifest.digest.to_string())?;
                     }
@@ -164,7 +260,7 @@ pub fn make_available(
                     if layout::has_blob(dir, &manifest.digest, Some(manifest.bytes.len() as u64)) {
                         continue;
                     }
-                    log(format!("{would}copy manifest {} into oci:{}", manifest.digest, dir.display()));
+                    log(upload(UploadAction::Copy, format!("oci:{}", dir.display())));
                     if !dry_run {
                         layout::put_small_blob(dir, &manifest.digest, &manifest.bytes)
                             .map_err(|e| format!("oci:{}: {e}", dir.display()))?;
@@ -174,24 +270,6 @@ pub fn make_available(
         }
     }
     Ok(())
-}
-
-fn describe_blob(
-    would: &str,
-    blob: &crate::image::Blob,
-    from: Option<&Repository>,
-    to: &Repository,
-    place: &Place,
-) -> String {
-    match from.filter(|f| f.registry() == to.registry()) {
-        Some(f) => format!(
-            "{would}mount blob {} from {} (or copy it, {} bytes, if the registry declines)",
-            blob.digest,
-            f.name(),
-            blob.size
-        ),
-        None => format!("{would}copy blob {} ({} bytes) from {}", blob.digest, blob.size, place.name()),
-    }
 }
 
 fn open_blob(place: &Place, digest: &Digest) -> Result<Box<dyn std::io::Read + Send>, String> {
@@ -252,6 +330,42 @@ pub fn missing_manifests(destination: &Destination, index: &[u8]) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stderr line of every kind of upload, done and planned.
+    #[test]
+    fn uploads_read_as_what_was_or_would_be_done() {
+        let digest = Digest::sha256(b"x");
+        let upload = |action, manifest, dry_run| {
+            Upload {
+                action,
+                manifest,
+                digest: digest.clone(),
+                size: 7,
+                from: "a/src".into(),
+                to: "a/dst".into(),
+                dry_run,
+            }
+            .to_string()
+        };
+        let cases = [
+            (UploadAction::Mount, false, false, "mounted blob D from a/src"),
+            (
+                UploadAction::Mount,
+                false,
+                true,
+                "would mount blob D from a/src (or copy it, 7 bytes, if the registry declines)",
+            ),
+            (UploadAction::Copy, false, false, "copied blob D (7 bytes) from a/src"),
+            (UploadAction::Copy, false, true, "would copy blob D (7 bytes) from a/src"),
+            (UploadAction::Push, true, false, "pushed manifest D to a/dst"),
+            (UploadAction::Push, true, true, "would push manifest D to a/dst"),
+            (UploadAction::Copy, true, false, "copied manifest D into a/dst"),
+            (UploadAction::Copy, true, true, "would copy manifest D into a/dst"),
+        ];
+        for (action, manifest, dry_run, want) in cases {
+            assert_eq!(upload(action, manifest, dry_run), want.replace('D', &digest.to_string()));
+        }
+    }
 
     #[test]
     fn destinations_parse_or_say_what_is_missing() {

@@ -649,6 +649,11 @@ Where the edited index goes:
   --force       allow an edit that leaves a platform without its fallback
                 (its only entry that needs no CPU features removed, or given
                 features)
+  --format json one JSON object on stdout instead: dryRun, changed, the
+                entries added, set, removed or moved, the blobs and
+                manifests mounted, copied or pushed, each place written
+                with the index's digest and size, the document itself when
+                it goes to stdout; nothing on stderr but errors
 
 Examples:
   ocifit index create registry.example.com/app:generic \\
@@ -759,6 +764,10 @@ pub struct EditOutput {
     /// Make an edit that leaves a platform without its fallback (SIGILL hazard).
     #[arg(long)]
     pub force: bool,
+    /// text, or json: one JSON object on stdout saying what was done (or would be): changes,
+    /// uploads, where the index went, its digest (docs/editing.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -776,6 +785,10 @@ pub struct CreateOutput {
     /// oci:DIR:TAG, after copying every image there.
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+    /// text, or json: one JSON object on stdout saying what was done (or would be): changes,
+    /// uploads, where the index went, its digest (docs/editing.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -801,6 +814,10 @@ pub struct IndexPushArgs {
     /// Say what would be pushed; push nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// text, or json: one JSON object on stdout saying what was done (or would be): changes,
+    /// uploads, where the index went, its digest (docs/editing.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -87,7 +87,7 @@ fn authoring_into_a_layout_end_to_end() {
         None,
     );
     ok(&run);
-    assert!(run.stderr.contains("copy blob") && run.stderr.contains("added entry 1"), "{}", run.stderr);
+    assert!(run.stderr.contains("copied blob") && run.stderr.contains("added entry 1"), "{}", run.stderr);
     let run = ocifit(
         &["index", "add", &oci(release, "1.0"), "--image", &oci(&b.other, "v4"), "--features", V4, "--in-place"],
         None,
@@ -313,4 +313,69 @@ fn authoring_writes_lint_clean_indexes() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("is an index with 2 entries; name one image"), "{}", run.stderr);
     std::fs::remove_dir_all(&b.root).unwrap();
+}
+
+/// Issue 14 item 10: `index create --push` and `index push` with `--format
+/// json`: the uploads a dry run lists are the ones then made, each blob
+/// and manifest is in the target layout with the size said, and the output
+/// names the index stored under the tag.
+#[test]
+fn s14_10_authoring_reports_uploads_in_json() {
+    let b = builds("json");
+    let (root, release) = (&b.root, &b.release);
+    let create = |dry_run: bool| {
+        let mut args = vec!["index", "create", "--format", "json", "--push"];
+        let (generic, v4, target) = (oci(&b.dir, "generic"), oci(&b.other, "v4"), oci(release, "1.0"));
+        args.extend([target.as_str(), generic.as_str(), v4.as_str()]);
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let run = ocifit(&args, None);
+        ok(&run);
+        assert_eq!(run.stderr, "");
+        run.json()
+    };
+    let planned = create(true);
+    assert!(!release.exists(), "a dry run wrote {}", release.display());
+    let done = create(false);
+    assert_eq!(planned["uploads"], done["uploads"]);
+    assert_eq!((planned["dryRun"].clone(), done["dryRun"].clone()), (Value::Bool(true), Value::Bool(false)));
+    let stored = std::fs::read(release.join("blobs/sha256").join(&done["outputs"][0]["digest"].as_str().unwrap()[7..]));
+    let stored = stored.expect("the index is stored in the layout");
+    let want = serde_json::json!([{"kind": "layout", "reference": oci(release, "1.0"), "digest": images::sha256(&stored),
+                                   "size": stored.len(), "written": true}]);
+    assert_eq!(done["outputs"], want);
+    assert_eq!(planned["outputs"][0]["digest"], want[0]["digest"]);
+    let index: Value = serde_json::from_slice(&stored).unwrap();
+    let uploads = done["uploads"].as_array().unwrap();
+    for (i, entry) in index["manifests"].as_array().unwrap().iter().enumerate() {
+        let change = &done["changes"][i];
+        assert_eq!(
+            (&change["action"], &change["index"], &change["digest"]),
+            (&"add".into(), &i.into(), &entry["digest"])
+        );
+        let from = if entry["digest"] == b.v4.as_str() { &b.other } else { &b.dir };
+        assert!(
+            uploads.iter().any(|u| u["kind"] == "manifest"
+                && u["digest"] == entry["digest"]
+                && u["from"] == format!("oci:{}", from.display())),
+            "{entry} not copied: {uploads:?}"
+        );
+    }
+    for u in uploads {
+        assert_eq!((&u["action"], &u["to"]), (&"copy".into(), &format!("oci:{}", release.display()).into()), "{u}");
+        let blob = std::fs::metadata(release.join("blobs/sha256").join(&u["digest"].as_str().unwrap()[7..])).unwrap();
+        assert_eq!(u["size"], blob.len(), "{u}");
+    }
+    assert!(uploads.iter().filter(|u| u["kind"] == "blob").count() >= 4, "{uploads:?}");
+    // `index push` of the same bytes: nothing to upload, the same digest.
+    let file = root.join("index.json");
+    std::fs::write(&file, &stored).unwrap();
+    let run = ocifit(&["index", "push", file.to_str().unwrap(), &oci(release, "2.0"), "--format", "json"], None);
+    ok(&run);
+    let pushed = run.json();
+    assert_eq!(pushed["outputs"][0]["digest"], want[0]["digest"]);
+    assert_eq!(pushed["outputs"][0]["reference"], oci(release, "2.0"));
+    assert_eq!(pushed["uploads"], serde_json::json!([]));
+    std::fs::remove_dir_all(root).unwrap();
 }

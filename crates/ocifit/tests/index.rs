@@ -757,3 +757,137 @@ fn output_to_dev_stdout_writes_to_stdout() {
         assert!(std::fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink());
     }
 }
+
+/// Where a case of [`s14_10_index_commands_report_in_json`] writes the index.
+enum To {
+    Stdout,
+    File(PathBuf),
+    Layout(String),
+}
+
+/// A change as `--format json` names it: action, index, digest, from.
+type Change = (&'static str, usize, String, Option<usize>);
+
+/// The edit, the options saying where it goes, where that is, the changes expected.
+type JsonCase = (Vec<String>, Vec<String>, To, Vec<Change>);
+
+/// Issue 14 item 10: `--format json` on the edit commands prints one JSON
+/// object and nothing on stderr; its `outputs` name each place written with
+/// the sha256 and size of the very bytes text mode writes there, and its
+/// `changes` name the entries of the result (a removed one: of the input).
+#[test]
+fn s14_10_index_commands_report_in_json() {
+    let dir = temp("json");
+    let path = dir.join("index.json");
+    std::fs::write(&path, index_text()).unwrap();
+    let p = path.to_str().unwrap().to_string();
+    let out = dir.join("out.json");
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"] = json!([
+        {"mediaType": MANIFEST, "digest": digest(3), "size": 3, "platform": {"os": "linux", "architecture": "amd64", "features": ["avx512f"]}},
+        {"mediaType": MANIFEST, "digest": digest(2), "size": 2, "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": MANIFEST, "digest": digest(1), "size": 1, "platform": {"os": "linux", "architecture": "amd64"}},
+    ]);
+    let unordered = dir.join("unordered.json");
+    std::fs::write(&unordered, text(&doc)).unwrap();
+    let layout = Layout::new("json-layout");
+    let v1 = layout.arg("v1");
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+    let o = out.to_str().unwrap();
+    let cases: Vec<JsonCase> = vec![
+        (
+            s(&["add", &p, "--digest", &digest(1), "--features", "avx2"]),
+            vec![],
+            To::Stdout,
+            vec![("add", 1, digest(1), None)],
+        ),
+        (
+            s(&["set-features", &p, "--entry", "1", "--features", "sve2", "--force"]),
+            s(&["-o", o]),
+            To::File(out.clone()),
+            vec![("set", 1, digest(2), None)],
+        ),
+        (s(&["remove", &p, "--entry", "1"]), s(&["--dry-run"]), To::Stdout, vec![("remove", 1, digest(2), None)]),
+        (
+            s(&["fix-order", unordered.to_str().unwrap()]),
+            vec![],
+            To::Stdout,
+            vec![("move", 0, digest(1), Some(2)), ("move", 2, digest(3), Some(0))],
+        ),
+        (s(&["fix-order", &p]), vec![], To::Stdout, vec![]),
+        (
+            s(&["add", &v1, "--digest", &digest(2), "--features", "sve"]),
+            s(&["--in-place"]),
+            To::Layout("v1".into()),
+            vec![("add", 2, digest(2), None)],
+        ),
+        (
+            s(&["set-features", &v1, "--entry", "0", "--features", "avx2", "--force"]),
+            s(&["--in-place", "--dry-run"]),
+            To::Layout("v1".into()),
+            vec![("set", 0, digest(1), None)],
+        ),
+    ];
+    for (edit, extra, to, want) in cases {
+        let dry_run = extra.iter().any(|a| a == "--dry-run");
+        let input = Source::parse(&edit[1]).load().unwrap().bytes;
+        // What text mode writes for this edit (on stdout: nothing else changes).
+        let mut args = vec!["index"];
+        args.extend(edit.iter().map(String::as_str));
+        let text_run = ocifit(&args, None);
+        ok(&text_run);
+        let bytes = text_run.stdout.into_bytes();
+        args.extend(extra.iter().map(String::as_str));
+        args.extend(["--format", "json"]);
+        let run = ocifit(&args, None);
+        ok(&run);
+        assert_eq!(run.stderr, "", "{args:?}");
+        let report = run.json();
+        assert_eq!(report["dryRun"], json!(dry_run), "{args:?}");
+        assert_eq!(report["changed"], json!(bytes != input), "{args:?}");
+        let (kind, reference, stored) = match &to {
+            To::Stdout => ("stdout", None, None),
+            To::File(f) => ("file", Some(f.display().to_string()), Some(std::fs::read(f).unwrap())),
+            To::Layout(tag) => ("layout", Some(layout.arg(tag)), Some(layout.read(tag))),
+        };
+        let written = match stored {
+            None => !dry_run,
+            Some(stored) if dry_run => {
+                assert_eq!(stored, input, "{args:?}: a dry run wrote");
+                false
+            }
+            Some(stored) => {
+                assert_eq!(stored, bytes, "{args:?}");
+                true
+            }
+        };
+        let mut want_output = json!({"kind": kind, "reference": reference, "digest": Digest::sha256(&bytes).to_string(),
+                                     "size": bytes.len(), "written": written});
+        if reference.is_none() {
+            want_output.as_object_mut().unwrap().remove("reference");
+        }
+        assert_eq!(report["outputs"], json!([want_output]), "{args:?}");
+        let result: Value = serde_json::from_slice(&bytes).unwrap();
+        if kind == "stdout" {
+            // The document itself, keys in order.
+            assert_eq!(text(&report["document"]), text(&result), "{args:?}");
+        } else {
+            assert_eq!(report.get("document"), None, "{args:?}");
+        }
+        let got: Vec<Change> = report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let (action, at) = (c["action"].as_str().unwrap(), c["index"].as_u64().unwrap() as usize);
+                // The entry named is the result's (a removed one: the input's).
+                let from: Value =
+                    if action == "remove" { serde_json::from_slice(&input).unwrap() } else { result.clone() };
+                assert_eq!(c["platform"], from["manifests"][at]["platform"], "{args:?}");
+                let action = ["add", "set", "remove", "move"].into_iter().find(|a| *a == action).unwrap();
+                (action, at, c["digest"].as_str().unwrap().to_string(), c["from"].as_u64().map(|f| f as usize))
+            })
+            .collect();
+        assert_eq!(got, want, "{args:?}");
+    }
+}

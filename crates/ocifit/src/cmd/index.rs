@@ -10,20 +10,22 @@
 //! (`--push`). Exit codes (§8): 0 done; 1 refused (the result would be
 //! worse than the input); 2 bad input or usage, unreachable registry,
 //! missing manifests in the push target.
-
-use std::io::Write as _;
+//!
+//! With `--format json` the notes on stderr and the lines on stdout give
+//! way to one [`Report`] object on stdout (docs/editing.md, "JSON output").
 
 use ocifit_author::image::Image;
-use ocifit_author::transfer::{self, Destination};
+use ocifit_author::transfer::{self, Destination, Upload};
 use ocifit_core::{FeatureTable, Platform, Target};
 use ocifit_lint::Linter;
+use ocifit_lint::diagnostic::Diagnostic;
 use ocifit_lint::edit::{self, EditErrorKind, Edited, Op};
 use ocifit_source::layout::write::{LayoutLock, write_index};
 use ocifit_source::registry::push::PushError;
 use ocifit_source::{Digest, Loaded, Options, Source};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-use crate::cli::{EditOutput, IndexAddArgs, IndexCommand, IndexCreateArgs, IndexPushArgs};
+use crate::cli::{EditOutput, Format, IndexAddArgs, IndexCommand, IndexCreateArgs, IndexPushArgs};
 use crate::error::{Failure, Outcome};
 use crate::output;
 
@@ -107,39 +109,58 @@ pub fn run(command: IndexCommand) -> Outcome {
             .map_err(|e| Failure { code: 1, message: format!("{source}: {e}") })?;
     }
     let bytes = if edited.changed { edit::render(&edited.document) } else { loaded.bytes.clone() };
+    let mut report = Report::new(out.format, out.dry_run, edited.changed);
+    report.changes = changes(&op, input, &edited);
+    report.warnings = edited.new_warnings.clone();
     if out.dry_run {
-        output::print(&diff(&source, input, &edited));
+        if report.json {
+            if push.is_none() && !out.in_place {
+                report.output(&bytes, "stdout", None, false);
+            }
+        } else {
+            output::print(&diff(&source, input, &edited));
+        }
         if let Some(destination) = &copy_to {
-            transfer::make_available(&images, destination, &options, true, &mut |l| note(&l)).map_err(Failure::bad)?;
+            transfer::make_available(&images, destination, &options, true, &mut |u| report.upload(u))
+                .map_err(Failure::bad)?;
         }
         if let Some(p) = &push {
-            note(&format!("would push index {} as {}", Digest::sha256(&bytes), p.name()));
-        } else if out.in_place && edited.changed {
-            note(&format!("would store index {} in {}", Digest::sha256(&bytes), loaded.source));
+            report.note(&format!("would push index {} as {}", Digest::sha256(&bytes), p.name()));
+            report.output(&bytes, p.kind(), Some(p.name()), false);
         }
-        report(&edited, true);
-        return Ok(0);
+        if out.in_place {
+            if edited.changed {
+                report.note(&format!("would store index {} in {}", Digest::sha256(&bytes), loaded.source));
+            }
+            report.output(&bytes, "layout", Some(loaded.source.to_string()), false);
+        }
+        report.edits(&edited);
+        return report.finish();
     }
     if let Some(destination) = &copy_to {
-        transfer::make_available(&images, destination, &options, false, &mut |l| note(&l)).map_err(Failure::bad)?;
+        transfer::make_available(&images, destination, &options, false, &mut |u| report.upload(u))
+            .map_err(Failure::bad)?;
     }
     if let Some(path) = &out.output {
         ocifit_source::localfs::replace_file(path, &bytes)
             .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
+        report.output(&bytes, "file", Some(path.display().to_string()), true);
     }
     if let Some(lock) = &lock {
-        in_place(lock, &loaded, &bytes, edited.changed)?;
+        in_place(lock, &loaded, &bytes, edited.changed, &mut report)?;
     }
     if let Some(destination) = &push {
         let media_type = media_type(&edited.document, &loaded);
         let pushed = write_to(destination, &bytes, &media_type, &options, &format!("--push {}", push_arg(&out)))?;
-        output::print(&format!("{pushed}\n"));
+        report.print(&format!("{pushed}\n"));
+        report.output(&bytes, destination.kind(), Some(destination.name()), true);
     }
     if out.output.is_none() && !out.in_place && push.is_none() {
-        output::print(&String::from_utf8_lossy(&bytes));
+        report.print(&String::from_utf8_lossy(&bytes));
+        report.output(&bytes, "stdout", None, true);
     }
-    report(&edited, false);
-    Ok(0)
+    report.edits(&edited);
+    report.finish()
 }
 
 /// `index add --image`: the new entry, from the image's config, with the
@@ -208,36 +229,49 @@ fn create(a: IndexCreateArgs) -> Outcome {
         message: format!("index create: {e}"),
     })?;
     let bytes = edit::render(&created.document);
-    let would = if a.out.dry_run { "would " } else { "" };
+    let mut report = Report::new(a.out.format, a.out.dry_run, true);
+    report.changes = created.document["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, entry)| change("add", i, entry))
+        .collect();
+    report.warnings = created.warnings.clone();
     if a.out.dry_run {
-        output::print(&String::from_utf8_lossy(&bytes));
+        report.print(&String::from_utf8_lossy(&bytes));
         if let Some(destination) = &push {
-            transfer::make_available(&images, destination, &options, true, &mut |l| note(&l)).map_err(Failure::bad)?;
-            note(&format!("would push index {} as {}", Digest::sha256(&bytes), destination.name()));
+            transfer::make_available(&images, destination, &options, true, &mut |u| report.upload(u))
+                .map_err(Failure::bad)?;
+            report.note(&format!("would push index {} as {}", Digest::sha256(&bytes), destination.name()));
+            report.output(&bytes, destination.kind(), Some(destination.name()), false);
+        } else {
+            report.output(&bytes, "stdout", None, false);
         }
     } else {
         if let Some(path) = &a.out.output {
             ocifit_source::localfs::replace_file(path, &bytes)
                 .map_err(|e| Failure::bad(format!("-o {}: cannot write: {e}", path.display())))?;
+            report.output(&bytes, "file", Some(path.display().to_string()), true);
         }
         if let Some(destination) = &push {
-            transfer::make_available(&images, destination, &options, false, &mut |l| note(&l)).map_err(Failure::bad)?;
+            transfer::make_available(&images, destination, &options, false, &mut |u| report.upload(u))
+                .map_err(Failure::bad)?;
             let named = format!("--push {}", a.out.push.as_deref().unwrap_or_default());
-            output::print(&format!(
-                "{}\n",
-                write_to(destination, &bytes, ocifit_core::index::OCI_INDEX, &options, &named)?
-            ));
+            let pushed = write_to(destination, &bytes, ocifit_core::index::OCI_INDEX, &options, &named)?;
+            report.print(&format!("{pushed}\n"));
+            report.output(&bytes, destination.kind(), Some(destination.name()), true);
         } else if a.out.output.is_none() {
-            output::print(&String::from_utf8_lossy(&bytes));
+            report.print(&String::from_utf8_lossy(&bytes));
+            report.output(&bytes, "stdout", None, true);
         }
     }
+    let would = if a.out.dry_run { "would list " } else { "" };
     for line in &created.summary {
-        note(&format!("{would}{}", if would.is_empty() { line.clone() } else { format!("list {line}") }));
+        report.note(&format!("{would}{line}"));
     }
-    for d in &created.warnings {
-        eprintln!("{}[{}] at {}: {}", d.severity, d.code, d.pointer, d.message);
-    }
-    Ok(0)
+    report.print_warnings();
+    report.finish()
 }
 
 /// `index push FILE REF`.
@@ -253,6 +287,7 @@ fn push(a: IndexPushArgs) -> Outcome {
     ocifit_author::lint_clean(&Linter::new(), loaded.index.document())
         .map_err(|e| Failure { code: 1, message: format!("{source}: {e}") })?;
     let media_type = media_type(loaded.index.document(), &loaded);
+    let mut report = Report::new(a.format, a.dry_run, false);
     if a.dry_run {
         let missing = transfer::missing_manifests(&destination, &loaded.bytes).map_err(Failure::bad)?;
         if !missing.is_empty() {
@@ -263,12 +298,14 @@ fn push(a: IndexPushArgs) -> Outcome {
                 missing.join(", ")
             )));
         }
-        note(&format!("would push index {} as {}", Digest::sha256(&loaded.bytes), destination.name()));
-        return Ok(0);
+        report.note(&format!("would push index {} as {}", Digest::sha256(&loaded.bytes), destination.name()));
+        report.output(&loaded.bytes, destination.kind(), Some(destination.name()), false);
+        return report.finish();
     }
     let pushed = write_to(&destination, &loaded.bytes, &media_type, &options, &a.reference)?;
-    output::print(&format!("{pushed}\n"));
-    Ok(0)
+    report.print(&format!("{pushed}\n"));
+    report.output(&loaded.bytes, destination.kind(), Some(destination.name()), true);
+    report.finish()
 }
 
 /// Store the index at the destination; `named` is how the user named it
@@ -287,20 +324,162 @@ fn write_to(
     })
 }
 
-fn note(line: &str) {
-    eprintln!("ocifit: {line}");
+/// What an index command did (or, in a dry run, would do): printed as it
+/// happens on stderr in text mode, gathered into one JSON object on stdout
+/// with `--format json` (docs/editing.md, "JSON output").
+struct Report {
+    json: bool,
+    dry_run: bool,
+    /// Whether the index differs from the input (`create`: always).
+    changed: bool,
+    changes: Vec<Value>,
+    uploads: Vec<Value>,
+    /// Every place the index went (or would go), in the order written.
+    outputs: Vec<Value>,
+    /// Lint warnings the index has (for an edit: that the input had not).
+    warnings: Vec<Diagnostic>,
+    /// The index itself, when it goes to stdout.
+    document: Option<Value>,
 }
 
-/// What changed, and any warning the edit added, on stderr (once the
-/// result is where it was asked to go); in a dry run, what would change.
-fn report(edited: &Edited, dry_run: bool) {
-    let mut err = std::io::stderr().lock();
-    for line in &edited.summary {
-        let line = if dry_run { would(line) } else { line.clone() };
-        let _ = writeln!(err, "ocifit: {line}");
+impl Report {
+    fn new(format: Format, dry_run: bool, changed: bool) -> Report {
+        Report {
+            json: format == Format::Json,
+            dry_run,
+            changed,
+            changes: Vec::new(),
+            uploads: Vec::new(),
+            outputs: Vec::new(),
+            warnings: Vec::new(),
+            document: None,
+        }
     }
-    for d in &edited.new_warnings {
-        let _ = writeln!(err, "{}[{}] at {}: {}", d.severity, d.code, d.pointer, d.message);
+
+    /// A line on stderr, in text mode.
+    fn note(&self, line: &str) {
+        if !self.json {
+            eprintln!("ocifit: {line}");
+        }
+    }
+
+    /// Text on stdout, in text mode.
+    fn print(&self, text: &str) {
+        if !self.json {
+            output::print(text);
+        }
+    }
+
+    fn upload(&mut self, upload: Upload) {
+        if !self.json {
+            return self.note(&upload.to_string());
+        }
+        self.uploads.push(json!({
+            "action": upload.action.as_str(),
+            "kind": upload.kind(),
+            "digest": upload.digest.to_string(),
+            "size": upload.size,
+            "from": upload.from,
+            "to": upload.to,
+        }));
+    }
+
+    /// `bytes` went (or would go) to a place of `kind`: `stdout`, `file`,
+    /// `layout` or `registry`; on stdout the document is part of the report.
+    fn output(&mut self, bytes: &[u8], kind: &str, reference: Option<String>, written: bool) {
+        let mut place = Map::new();
+        place.insert("kind".into(), kind.into());
+        if let Some(reference) = reference {
+            place.insert("reference".into(), reference.into());
+        }
+        place.insert("digest".into(), Digest::sha256(bytes).to_string().into());
+        place.insert("size".into(), bytes.len().into());
+        place.insert("written".into(), written.into());
+        self.outputs.push(Value::Object(place));
+        if kind == "stdout" && self.json {
+            // ocifit wrote these bytes, or checked them as an index: JSON.
+            self.document = serde_json::from_slice(bytes).ok();
+        }
+    }
+
+    /// What changed, and any warning the edit added, on stderr (once the
+    /// result is where it was asked to go); in a dry run, what would change.
+    fn edits(&self, edited: &Edited) {
+        for line in &edited.summary {
+            self.note(&if self.dry_run { would(line) } else { line.clone() });
+        }
+        self.print_warnings();
+    }
+
+    fn print_warnings(&self) {
+        if self.json {
+            return;
+        }
+        for d in &self.warnings {
+            eprintln!("{}[{}] at {}: {}", d.severity, d.code, d.pointer, d.message);
+        }
+    }
+
+    /// In JSON mode, print the report; exit 0 either way.
+    fn finish(self) -> Outcome {
+        if self.json {
+            let mut report = json!({
+                "dryRun": self.dry_run,
+                "changed": self.changed,
+                "changes": self.changes,
+                "uploads": self.uploads,
+                "outputs": self.outputs,
+                "warnings": self.warnings.iter().map(|d| Value::Object(d.to_json())).collect::<Vec<_>>(),
+            });
+            if let Some(document) = self.document {
+                report["document"] = document;
+            }
+            output::print_json(&report);
+        }
+        Ok(0)
+    }
+}
+
+/// A change to entry `index`, as `--format json` lists it.
+fn change(action: &str, index: usize, entry: &Value) -> Value {
+    let mut change = json!({"action": action, "index": index, "digest": entry["digest"]});
+    if let Some(platform) = entry.get("platform") {
+        change["platform"] = platform.clone();
+    }
+    change
+}
+
+/// The entries `op` added, set, removed or moved, read off the input and
+/// the result (the edit's summary is text for people): for `fix-order`
+/// every entry that changed places, with `from`, its place in the input.
+fn changes(op: &Op, input: &Value, edited: &Edited) -> Vec<Value> {
+    if !edited.changed {
+        return Vec::new();
+    }
+    let entries = |doc: &Value| doc["manifests"].as_array().cloned().unwrap_or_default();
+    let (before, after) = (entries(input), entries(&edited.document));
+    match op {
+        Op::Add { .. } | Op::Insert { .. } => {
+            let at = before.iter().zip(&after).position(|(b, a)| b != a).unwrap_or(before.len());
+            after.get(at).map(|e| change("add", at, e)).into_iter().collect()
+        }
+        Op::SetFeatures { entry, .. } => after.get(*entry).map(|e| change("set", *entry, e)).into_iter().collect(),
+        Op::Remove { entry } => before.get(*entry).map(|e| change("remove", *entry, e)).into_iter().collect(),
+        Op::FixOrder => {
+            let mut taken = vec![false; before.len()];
+            let mut moves = Vec::new();
+            for (at, entry) in after.iter().enumerate() {
+                // Equal entries are told apart by order: the first not yet placed.
+                let Some(from) = (0..before.len()).find(|&j| !taken[j] && before[j] == *entry) else { continue };
+                taken[from] = true;
+                if from != at {
+                    let mut moved = change("move", at, entry);
+                    moved["from"] = from.into();
+                    moves.push(moved);
+                }
+            }
+            moves
+        }
     }
 }
 
@@ -341,14 +520,21 @@ fn media_type(document: &Value, loaded: &Loaded) -> String {
         .unwrap_or_else(|| ocifit_core::index::OCI_INDEX.to_string())
 }
 
-fn in_place(lock: &LayoutLock, loaded: &Loaded, bytes: &[u8], changed: bool) -> Result<(), Failure> {
+fn in_place(
+    lock: &LayoutLock,
+    loaded: &Loaded,
+    bytes: &[u8],
+    changed: bool,
+    report: &mut Report,
+) -> Result<(), Failure> {
     let Source::OciLayout { dir, tag } = &loaded.source else { unreachable!("checked before loading") };
     let name = format!("oci:{}", dir.display());
     let old = loaded.resolved.as_ref().and_then(|r| r.digest.as_deref());
+    report.output(bytes, "layout", Some(loaded.source.to_string()), changed);
     if !changed {
-        eprintln!("ocifit: nothing changed; {} was not written", loaded.source);
+        report.note(&format!("nothing changed; {} was not written", loaded.source));
         if let Some(d) = old {
-            output::print(&format!("{name}@{d}\n"));
+            report.print(&format!("{name}@{d}\n"));
         }
         return Ok(());
     }
@@ -356,8 +542,8 @@ fn in_place(lock: &LayoutLock, loaded: &Loaded, bytes: &[u8], changed: bool) -> 
     let written = write_index(lock, tag.as_deref(), old.as_ref(), bytes)
         .map_err(|e| Failure::bad(format!("{}: --in-place: {e}", loaded.source)))?;
     match written {
-        Some(d) => output::print(&format!("{name}@{d}\n")),
-        None => eprintln!("ocifit: rewrote {}/index.json", dir.display()),
+        Some(d) => report.print(&format!("{name}@{d}\n")),
+        None => report.note(&format!("rewrote {}/index.json", dir.display())),
     }
     Ok(())
 }

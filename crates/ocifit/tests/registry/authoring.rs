@@ -226,6 +226,55 @@ fn dry_run_pushes_nothing_and_says_would() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Issue 14 item 10: `index create --push docker://… --format json`: the
+/// dry run lists exactly the uploads then made (blobs mounted from the
+/// other repository of the registry, the manifest pushed), and the output's
+/// digest and size are those of the index the registry stores.
+#[test]
+fn s14_10_push_to_a_registry_reports_in_json() {
+    let r = anonymous();
+    let root = temp_dir("author-json");
+    let host = r.host();
+    let generic = pushed_build(r, &root, "json/app", "generic");
+    let v3 = pushed_build(r, &root, "json/builds", "v3");
+    let target = format!("docker://{host}/json/app:1.0");
+    let create = |dry_run: bool| {
+        let mut args = vec!["index", "create", &generic, &v3, "--push", &target, "--format", "json"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let run = ocifit(&args, &[], None);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stderr, "");
+        serde_json::from_str::<Value>(&run.stdout).unwrap()
+    };
+    let planned = create(true);
+    let done = create(false);
+    assert_eq!(planned["uploads"], done["uploads"]);
+    let uploads = done["uploads"].as_array().unwrap();
+    let v3_manifest = &done["changes"][1]["digest"];
+    assert!(uploads.iter().any(|u| u["kind"] == "blob"), "{uploads:?}");
+    for u in uploads {
+        let action = if u["kind"] == "blob" { "mount" } else { "push" };
+        assert_eq!(
+            (&u["action"], &u["from"], &u["to"]),
+            (&action.into(), &format!("{host}/json/builds").into(), &format!("{host}/json/app").into()),
+            "{u}"
+        );
+        if u["kind"] == "manifest" {
+            assert_eq!(&u["digest"], v3_manifest);
+        }
+    }
+    let digest = done["outputs"][0]["digest"].as_str().unwrap();
+    let stored = std::fs::read(r.blob_path(digest)).unwrap();
+    assert_eq!(sha256(&stored), digest);
+    let want = serde_json::json!({"kind": "registry", "reference": format!("{host}/json/app:1.0"), "digest": digest,
+                                  "size": stored.len(), "written": true});
+    assert_eq!(done["outputs"], serde_json::json!([want]));
+    assert_eq!((&planned["outputs"][0]["digest"], &planned["outputs"][0]["written"]), (&want["digest"], &false.into()));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 #[test]
 fn a_missing_image_is_named_and_nothing_is_pushed() {
     let r = anonymous();
