@@ -21,6 +21,7 @@ use ocifit_core::index::Entry;
 use ocifit_core::platform::normalize_arch;
 use ocifit_core::select::unknown_hint;
 use ocifit_core::target::{guaranteed_features, level_name};
+use ocifit_core::vector::fallback_vector;
 use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select, select};
 use serde_json::{Map, Value, json};
 
@@ -310,14 +311,40 @@ fn check_level_outranked(index: &Index, table: FeatureTable, analysed: &[Analyse
         if levels.len().saturating_mul(index.len()) > MAX_LEVEL_CHECKS {
             continue;
         }
-        let level_of_entry = |i: usize| {
-            analysed.iter().find(|a| a.index == i).filter(|a| !a.unknown).and_then(|a| level_of(&levels, &a.effective))
-        };
+        // Each entry's level, by position: one pass, not a search per candidate.
+        let mut entry_levels: Vec<Option<usize>> = vec![None; index.len()];
+        for a in analysed.iter().filter(|a| !a.unknown) {
+            entry_levels[a.index] = level_of(&levels, &a.effective);
+        }
+        let level_of_entry = |i: usize| entry_levels.get(i).copied().flatten();
+        // Selection reads only the entries a machine of some level of this
+        // base could run (its os, the architectures of the levels' fallback
+        // vectors): the rest of a large multi-architecture index is never
+        // a candidate, and need not be checked once per level.
+        let runnable: Vec<String> = levels
+            .iter()
+            .flat_map(|(_, variant, _)| fallback_vector(&base.architecture, variant))
+            .map(|av| av.architecture)
+            .collect();
+        let members: Vec<usize> = analysed
+            .iter()
+            .filter(|a| !a.unknown && a.key.os == base.os && runnable.contains(&a.key.architecture))
+            .map(|a| a.index)
+            .collect();
+        let Some(sub) = sub_index(index, &members) else { continue };
         for (l, (name, variant, _)) in levels.iter().enumerate().skip(1) {
+            // Only an entry meant for this level can be reported: without
+            // one, the selection (a pass over the whole index) is not made.
+            if !entry_levels.contains(&Some(l)) {
+                continue;
+            }
             let mut platform = base.clone();
             platform.variant = variant.to_string();
             let target = Target::guaranteed(&platform, table);
-            let selection = select(index, &target, table);
+            let mut selection = select(&sub, &target, table);
+            for c in &mut selection.candidates {
+                c.index = members[c.index];
+            }
             let Some(chosen) = selection.selected() else { continue };
             let Some(chosen_level) = level_of_entry(chosen) else { continue };
             if chosen_level >= l {
@@ -575,9 +602,20 @@ fn unknown(
 pub(crate) fn legacy_pick(index: &Index, table: FeatureTable, group: &[&Analysed]) -> usize {
     let first = group[0].index;
     let upto = group.iter().position(|a| !a.needs_features()).map_or(group.len(), |f| f + 1);
-    let manifests: Vec<Value> = group[..upto]
+    let members: Vec<usize> = group[..upto].iter().map(|a| a.index).collect();
+    let Some(sub) = sub_index(index, &members) else { return first };
+    let target = Target::guaranteed(&group[0].key, table);
+    legacy_select(&sub, &target).selected().map_or(first, |k| group[k].index)
+}
+
+/// An index of the entries at `members` (ascending positions), holding only
+/// what selection reads (descriptor fields and platform): entry `k` of it is
+/// entry `members[k]` of `index`, and positions keep their order, so
+/// selection ranks them as it would in the whole index.
+fn sub_index(index: &Index, members: &[usize]) -> Option<Index> {
+    let manifests: Vec<Value> = members
         .iter()
-        .filter_map(|a| index.raw_entry(a.index))
+        .filter_map(|&i| index.raw_entry(i))
         .map(|raw| {
             let mut m = Map::new();
             for key in ["mediaType", "size", "digest", "platform"] {
@@ -588,12 +626,13 @@ pub(crate) fn legacy_pick(index: &Index, table: FeatureTable, group: &[&Analysed
             Value::Object(m)
         })
         .collect();
+    if manifests.len() != members.len() {
+        return None;
+    }
     let mut top = Map::new();
     top.insert("schemaVersion".into(), json!(2));
     top.insert("manifests".into(), Value::Array(manifests));
-    let Ok(sub) = Index::from_value(Value::Object(top)) else { return first };
-    let target = Target::guaranteed(&group[0].key, table);
-    legacy_select(&sub, &target).selected().map_or(first, |k| group[k].index)
+    Index::from_value(Value::Object(top)).ok()
 }
 
 /// `unsafe-order` and `no-fallback`.
