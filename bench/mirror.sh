@@ -23,21 +23,20 @@ target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p ocifit
 ocifit="$target_dir/release/ocifit"
 
-work=$(mktemp -d)
+# The registry starter makes `$work` and a trap that stops the registry;
+# this script also stops its mirrors (pids), then calls that.
+. bench/loopback-registry.sh
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+  stop_registry
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return; sleep 0.05; done; echo "mirror.sh: $1 did not answer" >&2; exit 2; }
 
-registry_pid=
-. bench/loopback-registry.sh
 start_registry "$work"
-pids+=("$registry_pid")
 reg_port=$port
 registry="http://127.0.0.1:$reg_port"
 
