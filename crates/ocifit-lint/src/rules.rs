@@ -817,3 +817,58 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `unreachable-entry`'s bucketed search finds, for every distinct set,
+    /// the dominator a scan of every dominator in index order finds, on
+    /// groups where most entries name guaranteed or implied features.
+    #[test]
+    fn unreachable_entry_dominator_buckets_find_what_a_full_scan_finds() {
+        let table = FeatureTable::builtin();
+        let beats = |i: &Analysed, j: &Analysed| {
+            i.closure.len() > j.closure.len() || (i.closure.len() == j.closure.len() && i.index < j.index)
+        };
+        for (arch, variant) in [("amd64", ""), ("amd64", "v3"), ("arm64", "v8.2"), ("ppc64le", "")] {
+            let family = Family::of(arch).expect("a family with a table");
+            let pool: Vec<&str> = table.family(family).filter(|f| f.valid_for(arch)).map(|f| f.name).collect();
+            let mut state = 0x5eed_u64;
+            let mut next = || {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 33) as usize
+            };
+            let manifests: Vec<Value> = (0..400)
+                .map(|k| {
+                    let features: Vec<&str> = (0..k % 5).map(|_| pool[next() % pool.len()]).collect();
+                    json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+                           "digest": format!("sha256:{k:064x}"),
+                           "platform": {"os": "linux", "architecture": arch, "variant": variant, "features": features}})
+                })
+                .collect();
+            let index = Index::from_value(json!({"schemaVersion": 2, "manifests": manifests})).expect("a valid index");
+            let analysed = analyse(&index, table);
+            let mut reps: Vec<&Analysed> = Vec::new();
+            for a in analysed.iter().filter(|a| !a.unknown) {
+                if !reps.iter().any(|r| r.effective == a.effective) {
+                    reps.push(a);
+                }
+            }
+            let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.closure != a.needs).collect();
+            let buckets = DominatorBuckets::new(&reps, &dominators);
+            let mut found = 0;
+            for j in &reps {
+                let scanned = dominators
+                    .iter()
+                    .find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
+                    .map(|i| i.index);
+                let bucketed = buckets.first(j, |i| i.index != j.index && beats(i, j)).map(|i| i.index);
+                assert_eq!(bucketed, scanned, "{arch}/{variant}: entry {}", j.index);
+                found += usize::from(scanned.is_some());
+            }
+            assert!(found > 0, "{arch}/{variant}: the group has dominated sets to find");
+        }
+    }
+}
