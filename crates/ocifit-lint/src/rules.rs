@@ -13,17 +13,17 @@
 //! guarantees (§8; `ocifit host` never reports a variant the machine cannot
 //! run), so a feature guaranteed by the entry's variant is not a requirement.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use ocifit_core::docs::suggest;
-use ocifit_core::index::Entry;
+use ocifit_core::index::{Entries, Entry};
 use ocifit_core::platform::normalize_arch;
 use ocifit_core::select::unknown_hint;
 use ocifit_core::target::{guaranteed_features, level_name};
 use ocifit_core::vector::fallback_vector;
-use ocifit_core::{Family, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select, select};
-use serde_json::{Map, Value, json};
+use ocifit_core::{Family, FeatureId, FeatureSet, FeatureTable, Index, Platform, Target, legacy_select, select};
+use serde_json::Value;
 
 use crate::diagnostic::{Code, Diagnostic};
 
@@ -253,10 +253,10 @@ fn level_of(levels: &[(String, &'static str, FeatureSet)], effective: &FeatureSe
 /// `["avx512f"]` for "x86-64-v4 machines" rank below a `["avx2", "bmi2",
 /// ...]` build on those machines, and run on machines without avx512bw.
 fn check_level_partial(analysed: &[Analysed], table: FeatureTable, out: &mut Vec<Diagnostic>) {
-    let mut cache: HashMap<String, Vec<(String, &'static str, FeatureSet)>> = HashMap::new();
+    let mut cache: HashMap<&str, Vec<(String, &'static str, FeatureSet)>> = HashMap::new();
     for a in analysed.iter().filter(|a| !a.unknown && !a.needs.is_empty()) {
         let levels =
-            cache.entry(a.key.architecture.clone()).or_insert_with(|| named_levels(table, &a.key.architecture));
+            cache.entry(a.key.architecture.as_str()).or_insert_with(|| named_levels(table, &a.key.architecture));
         let Some(l) = level_of(levels, &a.effective) else { continue };
         let (name, _, set) = &levels[l];
         if l == 0 || a.effective == *set {
@@ -298,7 +298,9 @@ pub const MAX_LEVEL_CHECKS: usize = 1 << 22;
 /// for a lower level.
 fn check_level_outranked(index: &Index, table: FeatureTable, analysed: &[Analysed], out: &mut Vec<Diagnostic>) {
     let mut targets: Vec<Platform> = Vec::new();
-    for a in analysed {
+    // Keys are interned: each distinct one is looked at once, not per entry.
+    let mut seen: HashSet<*const Platform> = HashSet::new();
+    for a in analysed.iter().filter(|a| seen.insert(Rc::as_ptr(&a.key))) {
         let mut p = Platform::clone(&a.key);
         p.variant = String::new();
         if !targets.contains(&p) && level_name(&p.architecture, "").is_some() {
@@ -331,7 +333,7 @@ fn check_level_outranked(index: &Index, table: FeatureTable, analysed: &[Analyse
             .filter(|a| !a.unknown && a.key.os == base.os && runnable.contains(&a.key.architecture))
             .map(|a| a.index)
             .collect();
-        let Some(sub) = sub_index(index, &members) else { continue };
+        let sub = Members { index, members: &members };
         for (l, (name, variant, _)) in levels.iter().enumerate().skip(1) {
             // Only an entry meant for this level can be reported: without
             // one, the selection (a pass over the whole index) is not made.
@@ -597,42 +599,35 @@ fn unknown(
 /// position, os.version and os.features, so position decides: no entry after
 /// the group's first fallback can be picked over it. The sub-index therefore
 /// holds the group up to its first fallback (all of it when there is none),
-/// and only what selection reads (descriptor fields and platform), so a
-/// group of thousands of annotated entries costs little.
+/// read in place ([`Members`]).
 pub(crate) fn legacy_pick(index: &Index, table: FeatureTable, group: &[&Analysed]) -> usize {
     let first = group[0].index;
     let upto = group.iter().position(|a| !a.needs_features()).map_or(group.len(), |f| f + 1);
     let members: Vec<usize> = group[..upto].iter().map(|a| a.index).collect();
-    let Some(sub) = sub_index(index, &members) else { return first };
+    let sub = Members { index, members: &members };
     let target = Target::guaranteed(&group[0].key, table);
     legacy_select(&sub, &target).selected().map_or(first, |k| group[k].index)
 }
 
-/// An index of the entries at `members` (ascending positions), holding only
-/// what selection reads (descriptor fields and platform): entry `k` of it is
-/// entry `members[k]` of `index`, and positions keep their order, so
-/// selection ranks them as it would in the whole index.
-fn sub_index(index: &Index, members: &[usize]) -> Option<Index> {
-    let manifests: Vec<Value> = members
-        .iter()
-        .filter_map(|&i| index.raw_entry(i))
-        .map(|raw| {
-            let mut m = Map::new();
-            for key in ["mediaType", "size", "digest", "platform"] {
-                if let Some(v) = raw.get(key) {
-                    m.insert(key.into(), v.clone());
-                }
-            }
-            Value::Object(m)
-        })
-        .collect();
-    if manifests.len() != members.len() {
-        return None;
+/// The entries at `members` (ascending positions) of an index, read in
+/// place: entry `k` of it is entry `members[k]` of `index`, and positions
+/// keep their order, so selection ranks them as it would in the whole
+/// index. Borrowed, so a selection over thousands of entries copies none.
+struct Members<'a> {
+    index: &'a Index,
+    members: &'a [usize],
+}
+
+impl Entries for Members<'_> {
+    fn len(&self) -> usize {
+        self.members.len()
     }
-    let mut top = Map::new();
-    top.insert("schemaVersion".into(), json!(2));
-    top.insert("manifests".into(), Value::Array(manifests));
-    Index::from_value(Value::Object(top)).ok()
+
+    fn entry(&self, k: usize) -> Option<Entry<'_>> {
+        let mut entry = self.index.entry(*self.members.get(k)?)?;
+        entry.index = k;
+        Some(entry)
+    }
 }
 
 /// `unsafe-order` and `no-fallback`.
@@ -696,6 +691,59 @@ fn check_order(index: &Index, table: FeatureTable, group: &[&Analysed], out: &mu
     }
 }
 
+/// The possible dominators of a group, each filed under the feature of its
+/// effective set that the fewest of the group's sets hold (those with an
+/// empty set apart): an entry whose effective set holds `i`'s must hold that
+/// feature, so finding its dominators reads only the buckets of features it
+/// has, not every dominator (a group of thousands of distinct sets was
+/// quadratic here). Bit tests only: no hashing per entry and feature.
+struct DominatorBuckets<'a> {
+    /// The feature (`None`: the empty set) and its dominators in index
+    /// order; rarest feature first.
+    buckets: Vec<(Option<FeatureId>, Vec<&'a Analysed>)>,
+}
+
+impl<'a> DominatorBuckets<'a> {
+    /// `dominators` in index order; `reps` the group's distinct sets.
+    fn new(reps: &[&Analysed], dominators: &[&'a Analysed]) -> Self {
+        let mut all = FeatureSet::new();
+        for a in reps {
+            all.union(&a.effective);
+        }
+        let mut rarest_first: Vec<(usize, FeatureId)> =
+            all.iter().map(|f| (reps.iter().filter(|a| a.effective.contains(f)).count(), f)).collect();
+        rarest_first.sort_unstable();
+        let mut buckets: Vec<(Option<FeatureId>, Vec<&'a Analysed>)> =
+            rarest_first.iter().map(|&(_, f)| (Some(f), Vec::new())).chain([(None, Vec::new())]).collect();
+        for &i in dominators {
+            let slot = rarest_first.iter().position(|&(_, f)| i.effective.contains(f)).unwrap_or(rarest_first.len());
+            buckets[slot].1.push(i);
+        }
+        buckets.retain(|(_, list)| !list.is_empty());
+        DominatorBuckets { buckets }
+    }
+
+    /// The earliest dominator whose effective set is a subset of `j`'s and
+    /// that `also` accepts: what a scan of every dominator in index order
+    /// finds first.
+    fn first(&self, j: &Analysed, also: impl Fn(&Analysed) -> bool) -> Option<&'a Analysed> {
+        let mut best: Option<&'a Analysed> = None;
+        for (feature, list) in &self.buckets {
+            if feature.is_some_and(|f| !j.effective.contains(f)) {
+                continue;
+            }
+            let found = list
+                .iter()
+                .take_while(|i| best.is_none_or(|b| i.index < b.index))
+                .find(|i| i.effective.is_subset(&j.effective) && also(i));
+            if let Some(&i) = found {
+                best = Some(i);
+            }
+        }
+        best
+    }
+}
+
 /// `unreachable-entry`: entry j is never selected when another entry i of
 /// its group is compatible whenever j is (i's effective set is a subset of
 /// j's) and ranks above it (more listed features, or as many and earlier).
@@ -737,10 +785,9 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
     // group without them costs nothing here.
     let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.closure != a.needs).collect();
     if !dominators.is_empty() && reps.len().saturating_mul(dominators.len()) <= MAX_SUBSET_COMPARISONS {
+        let by_feature = DominatorBuckets::new(&reps, &dominators);
         for j in &reps {
-            if let Some(i) =
-                dominators.iter().find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
-            {
+            if let Some(i) = by_feature.first(j, |i| i.index != j.index && beats(i, j)) {
                 dominated.insert(j.index, i.index);
             }
         }
@@ -768,5 +815,60 @@ fn check_unreachable(group: &[&Analysed], out: &mut Vec<Diagnostic>) {
             format!("entry {j} ({platform}) can never be selected: {why}"),
             format!("remove entry {j}, or make its features differ from entry {i}'s"),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `unreachable-entry`'s bucketed search finds, for every distinct set,
+    /// the dominator a scan of every dominator in index order finds, on
+    /// groups where most entries name guaranteed or implied features.
+    #[test]
+    fn unreachable_entry_dominator_buckets_find_what_a_full_scan_finds() {
+        let table = FeatureTable::builtin();
+        let beats = |i: &Analysed, j: &Analysed| {
+            i.closure.len() > j.closure.len() || (i.closure.len() == j.closure.len() && i.index < j.index)
+        };
+        for (arch, variant) in [("amd64", ""), ("amd64", "v3"), ("arm64", "v8.2"), ("ppc64le", "")] {
+            let family = Family::of(arch).expect("a family with a table");
+            let pool: Vec<&str> = table.family(family).filter(|f| f.valid_for(arch)).map(|f| f.name).collect();
+            let mut state = 0x5eed_u64;
+            let mut next = || {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 33) as usize
+            };
+            let manifests: Vec<Value> = (0..400)
+                .map(|k| {
+                    let features: Vec<&str> = (0..k % 5).map(|_| pool[next() % pool.len()]).collect();
+                    json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+                           "digest": format!("sha256:{k:064x}"),
+                           "platform": {"os": "linux", "architecture": arch, "variant": variant, "features": features}})
+                })
+                .collect();
+            let index = Index::from_value(json!({"schemaVersion": 2, "manifests": manifests})).expect("a valid index");
+            let analysed = analyse(&index, table);
+            let mut reps: Vec<&Analysed> = Vec::new();
+            for a in analysed.iter().filter(|a| !a.unknown) {
+                if !reps.iter().any(|r| r.effective == a.effective) {
+                    reps.push(a);
+                }
+            }
+            let dominators: Vec<&Analysed> = reps.iter().copied().filter(|a| a.closure != a.needs).collect();
+            let buckets = DominatorBuckets::new(&reps, &dominators);
+            let mut found = 0;
+            for j in &reps {
+                let scanned = dominators
+                    .iter()
+                    .find(|i| i.index != j.index && i.effective.is_subset(&j.effective) && beats(i, j))
+                    .map(|i| i.index);
+                let bucketed = buckets.first(j, |i| i.index != j.index && beats(i, j)).map(|i| i.index);
+                assert_eq!(bucketed, scanned, "{arch}/{variant}: entry {}", j.index);
+                found += usize::from(scanned.is_some());
+            }
+            assert!(found > 0, "{arch}/{variant}: the group has dominated sets to find");
+        }
     }
 }
