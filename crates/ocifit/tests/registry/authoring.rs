@@ -175,6 +175,24 @@ fn doc_walkthrough_runs() {
     let rc = format!("docker://{}/walkthrough/app:1.0-rc", main.host());
     assert_eq!(selected(&rc, "linux/amd64"), selected(&index, "linux/amd64"));
     assert_eq!(selected(&rc, "linux/amd64/v4"), selected(&index, "linux/amd64/v3"));
+    // The mirror serves the authored index to a runtime that ignores
+    // features: on an x86-64-v3 node it is rewritten so that the first
+    // linux/amd64 entry, what such a runtime takes, is the v3 build.
+    let mirror = crate::mirror::Mirror::start(
+        &["--upstream", &format!("http://{}", main.host()), "--platform", "linux/amd64/v3"],
+        &root.join("mirror-cache"),
+    );
+    let served = crate::mirror::request("GET", &mirror.url("/v2/walkthrough/app/manifests/1.0"), None);
+    assert_eq!(served.status, 200, "{}", String::from_utf8_lossy(&served.body));
+    assert_eq!(served.header("docker-content-digest"), Some(sha256(&served.body).as_str()));
+    let first_amd64 = served.json()["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .map(|m| m["digest"].as_str().unwrap().to_string());
+    assert_eq!(first_amd64, Some(selected(&index, "linux/amd64/v3")));
+    drop(mirror);
     // skopeo takes the whole index along.
     let copy = root.join("copy");
     skopeo(&["copy", "--all", &index, &format!("oci:{}:1.0", copy.display())]);
