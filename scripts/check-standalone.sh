@@ -2,7 +2,8 @@
 # A fresh clone is all a user has: fail when a file of the repository points
 # outside it. Looks at every file git would commit (tracked, and new files
 # not ignored), or at the whole tree when this is not a git checkout, for
-#   - paths beside or above the repository: ../shared, shared/conformance, shared/spec
+#   - paths beside or above the repository: a shared/ folder reached through
+#     the parent directory, shared/conformance, shared/spec
 #   - this development machine's paths: /work/..., /home/NAME/, /Users/NAME/, /root/
 #   - the outside specification: SEMANTICS.md, "SEMANTICS §N"
 #     (docs/semantics.md is the project's own normative page; cite it)
