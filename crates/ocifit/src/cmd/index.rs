@@ -14,6 +14,8 @@
 //! With `--format json` the notes on stderr and the lines on stdout give
 //! way to one [`Report`] object on stdout (docs/editing.md, "JSON output").
 
+use std::collections::{HashMap, VecDeque};
+
 use ocifit_author::image::Image;
 use ocifit_author::transfer::{self, Destination, Upload};
 use ocifit_core::{FeatureTable, Platform, Target};
@@ -456,22 +458,30 @@ fn changes(op: &Op, input: &Value, edited: &Edited) -> Vec<Value> {
     if !edited.changed {
         return Vec::new();
     }
-    let entries = |doc: &Value| doc["manifests"].as_array().cloned().unwrap_or_default();
+    fn entries(doc: &Value) -> &[Value] {
+        doc["manifests"].as_array().map_or(&[], Vec::as_slice)
+    }
     let (before, after) = (entries(input), entries(&edited.document));
     match op {
         Op::Add { .. } | Op::Insert { .. } => {
-            let at = before.iter().zip(&after).position(|(b, a)| b != a).unwrap_or(before.len());
+            let at = before.iter().zip(after).position(|(b, a)| b != a).unwrap_or(before.len());
             after.get(at).map(|e| change("add", at, e)).into_iter().collect()
         }
         Op::SetFeatures { entry, .. } => after.get(*entry).map(|e| change("set", *entry, e)).into_iter().collect(),
         Op::Remove { entry } => before.get(*entry).map(|e| change("remove", *entry, e)).into_iter().collect(),
         Op::FixOrder => {
-            let mut taken = vec![false; before.len()];
+            // The input positions of each digest, in order: equal entries
+            // are told apart by order (the first not yet placed), and a
+            // 20,000-entry index costs one pass, not a search per entry.
+            let mut places: HashMap<&str, VecDeque<usize>> = HashMap::new();
+            for (j, entry) in before.iter().enumerate() {
+                places.entry(entry["digest"].as_str().unwrap_or_default()).or_default().push_back(j);
+            }
             let mut moves = Vec::new();
             for (at, entry) in after.iter().enumerate() {
-                // Equal entries are told apart by order: the first not yet placed.
-                let Some(from) = (0..before.len()).find(|&j| !taken[j] && before[j] == *entry) else { continue };
-                taken[from] = true;
+                let Some(queue) = places.get_mut(entry["digest"].as_str().unwrap_or_default()) else { continue };
+                let Some(k) = queue.iter().position(|&j| before[j] == *entry) else { continue };
+                let from = queue.remove(k).expect("a position found in the queue");
                 if from != at {
                     let mut moved = change("move", at, entry);
                     moved["from"] = from.into();
