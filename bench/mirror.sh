@@ -6,11 +6,14 @@
 #   1. tag HEAD with a warm cache: median latency through the mirror and direct;
 #   2. a 1 GiB blob: throughput through the mirror and direct (interleaved
 #      rounds; median and best of each, and the median per-round ratio), and
-#      the mirror's peak RSS (VmHWM) after all of them;
+#      the mirror's peak RSS (VmHWM) after all of them; in the same rounds, a
+#      bare relay (crates/ocifit-mirror/examples/bare_relay.rs: no HTTP, the
+#      mirror's runtime, buffers and socket options) shows what relaying
+#      itself costs on this machine;
 #   3. 200 concurrent GETs of one tag through a cold mirror: upstream index
 #      reads (GETs of the tag in the registry's access log) and errors.
 #
-#   bench/mirror.sh [HEAD_RUNS] [BLOB_MIB] [BLOB_RUNS]     (defaults 2000, 1024, 7)
+#   bench/mirror.sh [HEAD_RUNS] [BLOB_MIB] [BLOB_RUNS]     (defaults 2000, 1024, 15)
 #
 # Needs: docker-registry, curl, python3, sha256sum. Builds ocifit in release
 # mode first. Prints tables and `RESULT |` lines for bench/run-all.sh.
@@ -18,9 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 head_runs=${1:-2000}
 blob_mib=${2:-1024}
-blob_runs=${3:-7}
+blob_runs=${3:-15}
 target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p ocifit
+cargo build --release -q -p ocifit-mirror --example bare_relay
 ocifit="$target_dir/release/ocifit"
 
 # The registry starter makes `$work` and a trap that stops the registry;
@@ -133,31 +137,44 @@ start_mirror blob
 speed() { curl -fsS -o /dev/null -w '%{speed_download}' "$1/v2/bench/app/blobs/$big"; }
 speed "$registry" >/dev/null # page cache
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$mirror_pid/stat"; }
-# Rounds of (direct, mirror), alternating which goes first, so that load
-# from elsewhere on the machine hits both alike; each round's ratio is
+# The yardstick: a bare relay (no HTTP; the mirror's runtime, buffers and
+# socket options) between curl and the registry.
+"$target_dir/release/examples/bare_relay" 127.0.0.1:0 "127.0.0.1:$reg_port" >"$work/relay.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^listening on ' "$work/relay.out" && break; sleep 0.05; done
+grep -q '^listening on ' "$work/relay.out" || { echo "mirror.sh: bare_relay did not start: $(cat "$work/relay.out")" >&2; exit 2; }
+relay_url="http://$(sed -n 's/^listening on //p' "$work/relay.out")"
+speed "$relay_url" >/dev/null
+# Rounds of (direct, mirror, bare relay), the order rotating, so that load
+# from elsewhere on the machine hits all alike; each round's ratio is
 # mirror / direct of that round.
 ticks=0
 : >"$work/blob.txt"
 for round in $(seq "$blob_runs"); do
-  if [ $((round % 2)) = 1 ]; then
-    d=$(speed "$registry")
-    t0=$(cpu_ticks); m=$(speed "$mirror_url"); ticks=$((ticks + $(cpu_ticks) - t0))
-  else
-    t0=$(cpu_ticks); m=$(speed "$mirror_url"); ticks=$((ticks + $(cpu_ticks) - t0))
-    d=$(speed "$registry")
-  fi
-  echo "$d $m" >>"$work/blob.txt"
+  case $((round % 3)) in
+    1) d=$(speed "$registry"); t0=$(cpu_ticks); m=$(speed "$mirror_url"); ticks=$((ticks + $(cpu_ticks) - t0)); r=$(speed "$relay_url") ;;
+    2) t0=$(cpu_ticks); m=$(speed "$mirror_url"); ticks=$((ticks + $(cpu_ticks) - t0)); r=$(speed "$relay_url"); d=$(speed "$registry") ;;
+    0) r=$(speed "$relay_url"); d=$(speed "$registry"); t0=$(cpu_ticks); m=$(speed "$mirror_url"); ticks=$((ticks + $(cpu_ticks) - t0)) ;;
+  esac
+  echo "$d $m $r" >>"$work/blob.txt"
 done
 hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$mirror_pid/status")
 python3 - "$work/blob.txt" >"$work/blob-summary.txt" <<'PY'
 import statistics, sys
 rounds = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-d = [r[0] for r in rounds]; m = [r[1] for r in rounds]
-ratios = [b / a for a, b in rounds]
+d = [r[0] for r in rounds]; m = [r[1] for r in rounds]; b = [r[2] for r in rounds]
+ratios = [r[1] / r[0] for r in rounds]
+relay_ratios = [r[2] / r[0] for r in rounds]
 mib = lambda x: f"{x / 2**20:.0f}"
 print(f"| straight to the registry | {mib(statistics.median(d))} | {mib(max(d))} | {' '.join(mib(x) for x in d)} |")
 print(f"| through the mirror | {mib(statistics.median(m))} | {mib(max(m))} | {' '.join(mib(x) for x in m)} |")
+print(f"| through the bare relay (no HTTP) | {mib(statistics.median(b))} | {mib(max(b))} | {' '.join(mib(x) for x in b)} |")
 print(f"RATIO_MEDIAN {100 * statistics.median(ratios):.0f}")
+print(f"RATIOS {' '.join(f'{100 * r:.0f}' for r in ratios)}")
+print(f"AT_90 {sum(1 for r in ratios if r >= 0.9)}")
+print(f"RELAY_MEDIAN {100 * statistics.median(relay_ratios):.0f}")
+print(f"RELAY_RATIOS {' '.join(f'{100 * r:.0f}' for r in relay_ratios)}")
+print(f"RELAY_AT_90 {sum(1 for r in relay_ratios if r >= 0.9)}")
 print(f"RATIO_BEST {100 * max(m) / max(d):.0f}")
 print(f"MEDIAN_MIRROR {statistics.median(m)}")
 print(f"MEDIAN_DIRECT {statistics.median(d)}")
@@ -166,13 +183,16 @@ ratio_median=$(sed -n 's/^RATIO_MEDIAN //p' "$work/blob-summary.txt")
 ratio_best=$(sed -n 's/^RATIO_BEST //p' "$work/blob-summary.txt")
 median_mirror=$(sed -n 's/^MEDIAN_MIRROR //p' "$work/blob-summary.txt")
 median_direct=$(sed -n 's/^MEDIAN_DIRECT //p' "$work/blob-summary.txt")
-echo "A ${blob_mib} MiB blob, curl to /dev/null, $blob_runs interleaved rounds (direct and mirror, alternating which goes first):"
+relay_median=$(sed -n 's/^RELAY_MEDIAN //p' "$work/blob-summary.txt")
+echo "A ${blob_mib} MiB blob, curl to /dev/null, $blob_runs interleaved rounds (direct, mirror and a bare relay, the order rotating):"
 echo
 echo "| path | median MiB/s | best MiB/s | each round |"
 echo "| --- | ---: | ---: | --- |"
 grep '^|' "$work/blob-summary.txt"
 echo
-echo "Mirror / direct: median of the per-round ratios ${ratio_median}%, best against best ${ratio_best}%."
+echo "Mirror / direct: median of the per-round ratios ${ratio_median}%, best against best ${ratio_best}%;"
+echo "Each round's ratio (%): $(sed -n 's/^RATIOS //p' "$work/blob-summary.txt") ($(sed -n 's/^AT_90 //p' "$work/blob-summary.txt") of $blob_runs at 90% or more)."
+echo "The bare relay / direct: median ${relay_median}%; each round (%): $(sed -n 's/^RELAY_RATIOS //p' "$work/blob-summary.txt") ($(sed -n 's/^RELAY_AT_90 //p' "$work/blob-summary.txt") of $blob_runs at 90% or more)."
 echo "Mirror peak RSS (VmHWM) after serving it $blob_runs times: $((hwm_kib / 1024)) MiB; its CPU time per GiB relayed: $((ticks * 1000 / $(getconf CLK_TCK) * 1024 / blob_mib / blob_runs)) ms"
 echo "(user + system; on loopback the registry, curl and the mirror share $(nproc) cores, so the mirror's copy competes with both ends)."
 echo
@@ -219,13 +239,14 @@ echo "| ---: | ---: | ---: | ---: |"
 echo "| $gets | $heads | $errors | $digests |"
 echo
 
-python3 - "$overhead" "$ratio_median" "$median_mirror" "$median_direct" "$hwm_kib" "$gets" "$errors" "$blob_mib" "$ratio_best" <<'PY'
+python3 - "$overhead" "$ratio_median" "$median_mirror" "$median_direct" "$hwm_kib" "$gets" "$errors" "$blob_mib" "$ratio_best" "$relay_median" <<'PY'
 import sys
-o, t, m, d, hwm, gets, errors, mib, best = sys.argv[1:]
+o, t, m, d, hwm, gets, errors, mib, best, relay = sys.argv[1:]
 o, t, hwm, gets, errors = float(o), float(t), int(hwm) / 1024, int(gets), int(errors)
 met = lambda b: "met" if b else "not met"
 print(f"RESULT | mirror: tag HEAD overhead, warm cache (median, loopback) | {o:.3f} ms | <= 1 ms | {met(o <= 1)}")
 print(f"RESULT | mirror: {mib} MiB blob throughput / direct, median of interleaved rounds | {t:.0f}% ({float(m) / 2**20:.0f} vs {float(d) / 2**20:.0f} MiB/s; best vs best {best}%) | >= 90% | {met(t >= 90)}")
+print(f"RESULT | mirror: the same for a bare relay (no HTTP), the yardstick | {relay}% | (no target) | -")
 print(f"RESULT | mirror: peak RSS serving the blob (VmHWM) | {hwm:.1f} MiB | < 64 MiB | {met(hwm < 64)}")
 print(f"RESULT | mirror: 200 concurrent tag pulls, upstream index reads | {gets} | 1 | {met(gets == 1)}")
 print(f"RESULT | mirror: 200 concurrent tag pulls, errors | {errors} | 0 | {met(errors == 0)}")

@@ -16,6 +16,7 @@
 //! - [`upstream`]: `--upstream` / `?ns=` routing and the pooled HTTP(S) client;
 //! - [`cache`]: rewrites on disk (atomic writes, size bound, LRU eviction);
 //! - [`metrics`]: `/metrics` in Prometheus text; [`glob`]: `--exclude` patterns;
+//! - [`pacing`]: loopback clients' connections are not paced (BBR);
 //! - [`node_config`]: what to install on a node (containerd `hosts.toml`,
 //!   containers `registries.conf`).
 
@@ -25,6 +26,7 @@ pub mod cache;
 pub mod glob;
 pub mod metrics;
 pub mod node_config;
+pub mod pacing;
 pub mod rewrite;
 pub mod server;
 pub mod upstream;
@@ -158,6 +160,7 @@ async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                pacing::unpace_loopback_client(&stream);
                 let state = state.clone();
                 let service = service_fn(move |request| server::handle(state.clone(), request));
                 let connection = http1::Builder::new().max_buf_size(MAX_BUFFERED_BYTES).serve_connection(TokioIo::new(stream), service);

@@ -722,6 +722,43 @@ fn s9_pass_through_blob_is_streamed_in_bounded_memory() {
     let _ = std::fs::remove_dir_all(cache);
 }
 
+/// §9 "connections from this node are not paced": with BBR as the
+/// system's congestion control (as here), the mirror's end of a loopback
+/// connection runs cubic or reno, read back from the kernel with `ss`;
+/// with any other default it is left as it is. Pacing on loopback cost
+/// the relay about 40 % of its throughput (docs/performance-notes.md).
+#[test]
+fn s9_loopback_clients_are_not_paced_by_the_mirror() {
+    let default = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+        .expect("reading /proc/sys/net/ipv4/tcp_congestion_control");
+    let default = default.trim();
+    let cache = temp_dir("mirror-pacing");
+    let m = Mirror::start(&["--upstream", "http://127.0.0.1:9", "--platform", "linux/amd64"], &cache);
+    let port = m.addr.rsplit(':').next().unwrap().to_string();
+    // A keep-alive connection that has been answered, so the mirror has accepted it.
+    let mut stream = std::net::TcpStream::connect(&m.addr).unwrap();
+    write!(stream, "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", m.addr).unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200", "/healthz");
+    let ss = Command::new("ss")
+        .args(["-tinH", "state", "established", &format!("( sport = :{port} )")])
+        .output()
+        .expect("running ss (iproute2)");
+    assert!(ss.status.success(), "ss: {}", String::from_utf8_lossy(&ss.stderr));
+    let info = String::from_utf8_lossy(&ss.stdout).into_owned();
+    let names = ["bbr", "bbr2", "bbr3", "cubic", "reno", "dctcp", "htcp", "vegas", "westwood"];
+    let used: Vec<&str> = info.split_whitespace().filter(|w| names.contains(w)).collect();
+    assert_eq!(used.len(), 1, "one server-side socket on port {port}, its congestion control named once: {info}");
+    if default.starts_with("bbr") {
+        assert!(matches!(used[0], "cubic" | "reno"), "system default {default}, the mirror's socket: {info}");
+    } else {
+        assert_eq!(used[0], default, "system default {default} is not paced and stays: {info}");
+    }
+    drop(stream);
+    let _ = std::fs::remove_dir_all(cache);
+}
+
 // --- the command line --------------------------------------------------------------------
 
 #[test]
