@@ -24,6 +24,9 @@ apt_packages+=(e2fsprogs)
 # config of their own (policy-rc.d below keeps its service from starting);
 # podman pulls into a temporary vfs store
 apt_packages+=(containerd podman)
+# ss reads back the congestion control of the mirror's client sockets
+# (tests/registry/mirror.rs: loopback clients are not paced)
+apt_packages+=(iproute2)
 # help, completions and manual pages (crates/ocifit/tests/help.rs): the shells
 # the completion scripts are loaded into, man and groff to render docs/man/
 apt_packages+=(bash zsh fish man-db groff-base)

@@ -758,6 +758,56 @@ fn output_to_dev_stdout_writes_to_stdout() {
     }
 }
 
+/// With `--format json` the report goes to stdout, so `-o` naming stdout
+/// (`/dev/stdout`, `/proc/self/fd/1`, or the file stdout is redirected to)
+/// would mix the index into it: refused, exit 2, before anything is read.
+/// The same `-o FILE` elsewhere still works.
+#[test]
+fn output_onto_stdout_with_a_json_report_is_refused() {
+    let dir = temp("stdout-json");
+    let d1 = digest(1);
+    let add = |to: &str| -> Vec<String> {
+        ["index", "add", "-", "--digest", &d1, "--features", "avx2", "-o", to, "--format", "json"]
+            .map(String::from)
+            .to_vec()
+    };
+    let lint =
+        |to: &str| -> Vec<String> { ["lint", "-", "--fix", "-o", to, "--format", "json"].map(String::from).to_vec() };
+    let create = |to: &str| -> Vec<String> {
+        ["index", "create", "oci:/nonexistent-layout:v1", "-o", to, "--format", "json"].map(String::from).to_vec()
+    };
+    for args in [add("/dev/stdout"), add("/proc/self/fd/1"), lint("/dev/stdout"), create("/dev/stdout")] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = ocifit(&args, Some(index_text().as_bytes()));
+        fails(&run, 2, &["-o /", "stdout", "report"]);
+    }
+    // stdout redirected to a file, and -o naming that file.
+    let report = dir.join("report.json");
+    let args = add(report.to_str().unwrap());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ocifit"))
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&report).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), index_text().as_bytes()).unwrap();
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("that is stdout"), "{stderr}");
+    assert_eq!(std::fs::read(&report).unwrap(), b"", "nothing written into the report");
+    // -o a file of its own: the index there, the report on stdout.
+    let out = dir.join("out.json");
+    let args = add(out.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = ocifit(&args, Some(index_text().as_bytes()));
+    ok(&run);
+    assert!(run.json()["outputs"][0]["kind"] == "file", "{}", run.stdout);
+    assert!(std::fs::read_to_string(&out).unwrap().contains("avx2"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Where a case of [`s14_10_index_commands_report_in_json`] writes the index.
 enum To {
     Stdout,

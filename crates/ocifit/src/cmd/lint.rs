@@ -20,6 +20,12 @@ pub fn run(args: LintArgs) -> Outcome {
             "--fix without -o writes the fixed index to stdout; give -o FILE to get a json or sarif report",
         ));
     }
+    if let Some(path) = args.output.as_deref().filter(|p| args.format != LintFormat::Text && output::is_stdout(p)) {
+        return Err(Failure::bad(format!(
+            "-o {}: that is stdout, where the report goes; give -o FILE to get a json or sarif report",
+            path.display()
+        )));
+    }
     let source = Source::parse(&args.source);
     let (bytes, resolved) = source.read_with(&Options::current())?;
     if resolved.as_ref().is_some_and(|r| r.single_manifest) {
