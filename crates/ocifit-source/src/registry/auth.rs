@@ -282,7 +282,9 @@ pub fn fetch_token(
     if let Some(s) = service {
         query.push(format!("service={}", encode(s)));
     }
-    query.push(format!("scope={}", encode(scope)));
+    // Several scopes (a mount: push here, pull there) are several
+    // parameters, as the distribution token specification has them.
+    query.extend(scope.split(' ').filter(|s| !s.is_empty()).map(|s| format!("scope={}", encode(s))));
     let reply = match found.map(|f| &f.credential) {
         Some(Credential::Identity(refresh)) => {
             let mut form = vec!["grant_type=refresh_token".to_string(), "client_id=ocifit".to_string()];

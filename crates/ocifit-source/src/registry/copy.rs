@@ -9,9 +9,11 @@
 //!   when source and target are on one registry. `201 Created` means the
 //!   registry linked the blob without any byte moving. `202 Accepted` (the
 //!   registry would not mount) opens an ordinary upload, which the copy
-//!   then uses; a refusal (distribution answers 401 when the token does
-//!   not grant `pull` on the other repository) is followed by a plain
-//!   upload and the copy.
+//!   then uses. A bearer registry mounts only for a token that grants
+//!   `pull` on the source too, so the mount asks for one with both scopes;
+//!   a refusal (distribution answers 401 when the token does not grant
+//!   `pull` on the other repository, as from a token server that honours
+//!   only the first scope) is followed by a plain upload and the copy.
 //! - **copy**: `GET` of the source blob, streamed straight into a monolithic
 //!   `PUT <upload>?digest=<digest>` (`Content-Length` from the descriptor):
 //!   the blob is never held in memory, and the registry checks the digest.
@@ -92,6 +94,13 @@ impl Repository {
 
     fn writer(&self) -> Result<Client<'_>, String> {
         Client::with_actions(&self.reference, &self.options, "pull,push").map(|c| self.pooled(c))
+    }
+
+    /// A writer whose token also grants `pull` on `from` (same registry),
+    /// which a bearer registry needs to mount a blob from there.
+    fn mounter(&self, from: &Repository) -> Result<Client<'_>, String> {
+        let scope = format!("repository:{}:pull,push repository:{}:pull", self.repository(), from.repository());
+        Client::with_scope(&self.reference, &self.options, scope).map(|c| self.pooled(c))
     }
 
     /// `client` sending through this repository's pool.
@@ -184,7 +193,7 @@ impl Repository {
         }
         let client = self.writer()?;
         let uploads = format!("{}/v2/{}/blobs/uploads/", client.base, self.reference.repository);
-        let post = |url: &str| {
+        let post = |client: &Client, url: &str| {
             client.http.send(
                 Method::PostForm(""),
                 url,
@@ -196,7 +205,10 @@ impl Repository {
         let mut reply = None;
         if let Some(from) = from.filter(|f| f.registry() == self.registry()) {
             let url = format!("{uploads}?mount={}&from={}", encode(&digest.to_string()), encode(from.repository()));
-            let mounted = post(&url)?;
+            // A token for both repositories; where none is to be had, the
+            // writer's, and the registry decides.
+            let mounter = self.mounter(from);
+            let mounted = post(mounter.as_ref().unwrap_or(&client), &url)?;
             match mounted.status {
                 201 => return Ok(BlobOutcome::Mounted),
                 202 => reply = Some(mounted),
@@ -207,7 +219,7 @@ impl Repository {
         }
         let reply = match reply {
             Some(r) => r,
-            None => post(&uploads)?,
+            None => post(&client, &uploads)?,
         };
         let location = match reply.status {
             202 => reply.header("location").ok_or_else(|| format!("{uploads}: an upload without a Location"))?,

@@ -144,6 +144,13 @@ impl<'a> Client<'a> {
     /// A client whose token (for a `Bearer` registry) grants `actions`
     /// (`pull`, or `pull,push`) on the reference's repository.
     fn with_actions(reference: &'a Reference, options: &'a Options, actions: &str) -> Result<Client<'a>, String> {
+        Client::with_scope(reference, options, format!("repository:{}:{actions}", reference.repository))
+    }
+
+    /// A client whose token is asked for `scope`: one or more resource
+    /// scopes separated by spaces, the first on the reference's repository
+    /// (a cross-repository mount also needs `pull` on the source).
+    fn with_scope(reference: &'a Reference, options: &'a Options, scope: String) -> Result<Client<'a>, String> {
         let loopback = reference.is_loopback();
         let http = Http::new(options, loopback)?;
         let scheme = if options.plain_http_for(&reference.registry) { "http" } else { "https" };
@@ -152,7 +159,7 @@ impl<'a> Client<'a> {
             reference,
             options,
             base: format!("{scheme}://{}", reference.api_host()),
-            scope: format!("repository:{}:{actions}", reference.repository),
+            scope,
             authorization: None,
             credential_origin: None,
         };
@@ -288,7 +295,8 @@ impl<'a> Client<'a> {
             // Distribution's answer to a valid token that lacks an action
             // (`push`, usually): the credentials are fine, the grant is not.
             (401, _) if reply.header("www-authenticate").is_some_and(|v| v.contains("insufficient_scope")) => {
-                let actions = self.scope.rsplit_once(':').map_or("", |(_, a)| a);
+                let first = self.scope.split(' ').next().unwrap_or_default();
+                let actions = first.rsplit_once(':').map_or("", |(_, a)| a);
                 let whose =
                     self.credential_origin.as_ref().map_or(String::new(), |o| format!(" for the credentials from {o}"));
                 format!(

@@ -315,10 +315,42 @@ fn a_missing_image_is_named_and_nothing_is_pushed() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// Mount first, then copy: with bearer tokens ocifit asks for `pull,push`
-/// on the target only, so the registry refuses to mount from a repository
-/// the token does not cover (distribution: 401 insufficient_scope) and the
-/// blob is copied through a plain upload.
+/// A cross-repository mount on a bearer registry: the token for the mount
+/// grants `pull,push` on the target and `pull` on the source (two `scope`
+/// parameters), so distribution links the blobs (201) and nothing is
+/// copied.
+#[test]
+fn a_bearer_mount_gets_a_token_for_both_repositories() {
+    let (r, _server) = fixture::bearer();
+    let dir = temp_dir("author-bearer-mount");
+    let auth = fixture::auth_file(&dir, "auth.json", &r.host(), fixture::USER, fixture::PASSWORD);
+    let env = [("REGISTRY_AUTH_FILE", auth.as_path())];
+    let image = r.push_image("bearer-mount/src", "linux", "amd64", "bearer-mount", false);
+    let source = format!("docker://{}/bearer-mount/src@{}", r.host(), image["digest"].as_str().unwrap());
+    let target = format!("docker://{}/bearer-mount/app:1.0", r.host());
+    let run = ocifit(&["index", "create", &source, "--push", &target], &env, None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr.matches("ocifit: mounted blob sha256:").count(), 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("copied"), "{}", run.stderr);
+    let mounts: Vec<String> = r
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("\"POST /v2/bearer-mount/app/blobs/uploads/?mount=sha256%3A"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        mounts.len() == 2 && mounts.iter().all(|l| l.contains("&from=bearer-mount%2Fsrc HTTP/1.1\" 201 ")),
+        "not two mounts answered 201 Created: {mounts:#?}"
+    );
+    assert_eq!(selected_with(&target, &env), image["digest"].as_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Mount first, then copy: where the token server grants only the first
+/// scope it is asked for (`onescope/…` here, as such servers do), the token
+/// for the mount covers the target only, so the registry refuses to mount
+/// from a repository the token does not cover (distribution: 401
+/// insufficient_scope) and the blob is copied through a plain upload.
 #[test]
 fn a_declined_mount_falls_back_to_a_copy() {
     let (r, _server) = fixture::bearer();
@@ -327,16 +359,16 @@ fn a_declined_mount_falls_back_to_a_copy() {
     let env = [("REGISTRY_AUTH_FILE", auth.as_path())];
     let image = r.push_image("declined/src", "linux", "amd64", "declined", false);
     let source = format!("docker://{}/declined/src@{}", r.host(), image["digest"].as_str().unwrap());
-    let target = format!("docker://{}/declined/app:1.0", r.host());
+    let target = format!("docker://{}/onescope/app:1.0", r.host());
     let run = ocifit(&["index", "create", &source, "--push", &target], &env, None);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stderr.matches("ocifit: copied blob sha256:").count(), 2, "{}", run.stderr);
     assert!(!run.stderr.contains("mounted"), "{}", run.stderr);
     assert!(
-        logged(r, "\"POST /v2/declined/app/blobs/uploads/?mount=sha256%3A")
+        logged(r, "\"POST /v2/onescope/app/blobs/uploads/?mount=sha256%3A")
             && r.log_text()
                 .lines()
-                .any(|l| l.contains("/v2/declined/app/blobs/uploads/?mount=") && l.contains("\" 401 ")),
+                .any(|l| l.contains("/v2/onescope/app/blobs/uploads/?mount=") && l.contains("\" 401 ")),
         "no declined mount in the access log:\n{}",
         r.log_text()
     );

@@ -1,6 +1,8 @@
 //! A token server for the bearer-auth registry: checks `alice`'s password
 //! (basic auth on the token request) and answers with an ES256 JWT that
-//! grants the requested repository scope (but never `push` on `readonly/…`). The key and its self-signed
+//! grants the requested repository scopes, every `scope` parameter (but
+//! never `push` on `readonly/…`, and for a first scope on `onescope/…`
+//! nothing more than that one, as servers that read one scope do). The key and its self-signed
 //! certificate (the registry's `rootcertbundle`) come from `openssl`; the
 //! JWT names the key by its libtrust key ID (`kid`), which is how
 //! distribution 2.8 finds a trusted key.
@@ -78,17 +80,33 @@ impl TokenServer {
                 let Some((line, headers, _)) = read_head(&mut stream) else { continue };
                 n.fetch_add(1, Ordering::SeqCst);
                 let auth = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str());
-                let scope = query_param(&line, "scope").unwrap_or_default();
-                let wanted = scope.strip_prefix("repository:").and_then(|s| s.rsplit_once(':'));
-                let (status, body) = match (auth, wanted) {
-                    (Some(a), Some((repo, actions))) if a == basic_header(USER, PASSWORD) => {
+                let scopes = query_params(&line, "scope");
+                let mut wanted: Vec<(&str, &str)> = scopes
+                    .iter()
+                    .filter_map(|scope| scope.strip_prefix("repository:").and_then(|s| s.rsplit_once(':')))
+                    .collect();
+                // Like token servers that read one scope only: for `onescope/…`
+                // the first is granted and the others ignored.
+                if wanted.first().is_some_and(|(repo, _)| repo.starts_with("onescope/")) {
+                    wanted.truncate(1);
+                }
+                let (status, body) = match auth {
+                    Some(a) if a == basic_header(USER, PASSWORD) && !wanted.is_empty() => {
                         // What was asked for, except that `readonly/…` is never pushable.
-                        let granted: Vec<&str> =
-                            actions.split(',').filter(|a| *a == "pull" || !repo.starts_with("readonly/")).collect();
-                        (200, format!(r#"{{"token":"{}","expires_in":300}}"#, s.token(repo, &granted)))
+                        let access: Vec<(&str, Vec<&str>)> = wanted
+                            .iter()
+                            .map(|(repo, actions)| {
+                                let granted = actions
+                                    .split(',')
+                                    .filter(|a| *a == "pull" || !repo.starts_with("readonly/"))
+                                    .collect();
+                                (*repo, granted)
+                            })
+                            .collect();
+                        (200, format!(r#"{{"token":"{}","expires_in":300}}"#, s.token_for(&access)))
                     }
-                    (Some(_), _) => (401, r#"{"details":"wrong password"}"#.to_string()),
-                    (None, _) => (401, r#"{"details":"anonymous access is not allowed"}"#.to_string()),
+                    Some(_) => (401, r#"{"details":"wrong password, or no repository scope"}"#.to_string()),
+                    None => (401, r#"{"details":"anonymous access is not allowed"}"#.to_string()),
                 };
                 let _ = write!(
                     stream,
@@ -116,13 +134,19 @@ impl TokenServer {
 impl Signer {
     /// A JWT granting `actions` on repository `repo`.
     pub fn token(&self, repo: &str, actions: &[&str]) -> String {
+        self.token_for(&[(repo, actions.to_vec())])
+    }
+
+    /// A JWT granting, for each repository, its actions.
+    pub fn token_for(&self, access: &[(&str, Vec<&str>)]) -> String {
         let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "kid": self.kid});
         let claims = serde_json::json!({
             "iss": ISSUER, "sub": USER, "aud": SERVICE,
-            "exp": now + 600, "nbf": now - 60, "iat": now - 60, "jti": format!("{now}-{repo}"),
-            "access": [{"type": "repository", "name": repo, "actions": actions}]
+            "exp": now + 600, "nbf": now - 60, "iat": now - 60,
+            "jti": format!("{now}-{}", access.first().map_or("", |(repo, _)| *repo)),
+            "access": access.iter().map(|(repo, actions)| serde_json::json!({"type": "repository", "name": repo, "actions": actions})).collect::<Vec<_>>()
         });
         let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
         let mut child = Command::new("openssl")
@@ -138,10 +162,17 @@ impl Signer {
     }
 }
 
-fn query_param(request_line: &str, name: &str) -> Option<String> {
-    let target = request_line.split(' ').nth(1)?;
-    let query = target.split_once('?')?.1;
-    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| percent_decode(v))
+/// Every value of query parameter `name`, in order.
+fn query_params(request_line: &str, name: &str) -> Vec<String> {
+    let Some(query) = request_line.split(' ').nth(1).and_then(|t| t.split_once('?')).map(|(_, q)| q) else {
+        return Vec::new();
+    };
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
+        .collect()
 }
 
 fn percent_decode(s: &str) -> String {
