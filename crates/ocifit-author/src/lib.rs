@@ -27,15 +27,15 @@ pub mod transfer;
 use ocifit_core::index::OCI_INDEX;
 use ocifit_lint::Linter;
 use ocifit_lint::diagnostic::{Diagnostic, Severity};
-use ocifit_lint::edit;
+use ocifit_lint::edit::{self, Change};
 use serde_json::{Value, json};
 
 /// A new index, as [`create`] made it.
 #[derive(Debug, Clone)]
 pub struct Created {
     pub document: Value,
-    /// One line per entry (for stderr).
-    pub summary: Vec<String>,
+    /// One line per entry, then one per platform reordered (for stderr).
+    pub summary: Vec<Change>,
     /// Lint warnings of the new index (it is written; the user should hear).
     pub warnings: Vec<Diagnostic>,
 }
@@ -62,17 +62,18 @@ pub fn create(linter: &Linter, entries: Vec<Value>) -> Result<Created, String> {
         Err(_) => Vec::new(),
     };
     let warnings = lint_clean(linter, &document)?;
-    let mut summary: Vec<String> = document["manifests"]
+    let mut summary: Vec<Change> = document["manifests"]
         .as_array()
         .into_iter()
         .flatten()
         .enumerate()
         .map(|(i, e)| {
-            format!("entry {i}: {} for {}", e["digest"].as_str().unwrap_or_default(), describe(&e["platform"]))
+            let line =
+                format!("entry {i}: {} for {}", e["digest"].as_str().unwrap_or_default(), describe(&e["platform"]));
+            Change { planned: format!("would list {line}"), done: line }
         })
         .collect();
-    // Only what was reordered (not fix-order's "nothing moved").
-    summary.extend(moved.into_iter().filter(|line| line.starts_with("moved ")));
+    summary.extend(moved);
     Ok(Created { document, summary, warnings })
 }
 
@@ -134,9 +135,14 @@ mod tests {
         let created = create(&linter, vec![v3.clone(), generic.clone(), v3.clone()]).unwrap();
         assert_eq!(created.document["manifests"], json!([generic, v3]));
         assert_eq!(created.document["mediaType"], OCI_INDEX);
-        assert!(created.summary[0].starts_with("entry 0: ") && created.summary[0].ends_with("for linux/amd64"));
+        let first = &created.summary[0];
+        assert!(first.done.starts_with("entry 0: ") && first.done.ends_with("for linux/amd64"), "{first:?}");
+        assert_eq!(first.planned, format!("would list {}", first.done));
         assert_eq!(created.summary.len(), 3, "{:?}", created.summary);
-        assert!(created.summary[2].starts_with("moved linux/amd64 fallback entry 1 before"), "{:?}", created.summary);
+        let moved = &created.summary[2];
+        assert!(moved.done.starts_with("moved linux/amd64 fallback entry 1 before"), "{moved:?}");
+        assert!(moved.planned.starts_with("would move linux/amd64 fallback entry 1 before"), "{moved:?}");
+        assert!(moved.planned.ends_with("(positions 0, 1 would then hold entries 1, 0)"), "{moved:?}");
         let in_order = create(&linter, vec![generic.clone(), v3.clone()]).unwrap();
         assert_eq!(in_order.summary.len(), 2, "{:?}", in_order.summary);
     }

@@ -95,12 +95,31 @@ pub enum Op {
     Insert { entry: Value },
 }
 
+/// One change an edit makes, in words for people: as done ("added entry
+/// 3: …") and as a dry run plans it ("would add entry 3: …").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub done: String,
+    pub planned: String,
+}
+
+impl Change {
+    fn new(done: String, planned: String) -> Change {
+        Change { done, planned }
+    }
+
+    /// A line that reads the same either way ("… had no features").
+    fn same(line: String) -> Change {
+        Change { planned: line.clone(), done: line }
+    }
+}
+
 /// The result of [`apply`].
 #[derive(Debug, Clone)]
 pub struct Edited {
     pub document: Value,
-    /// One line per change made (for stderr).
-    pub summary: Vec<String>,
+    /// One per change made (for stderr).
+    pub summary: Vec<Change>,
     /// Whether the document differs from the input (compared as serialized
     /// text, so key order counts).
     pub changed: bool,
@@ -120,7 +139,17 @@ pub fn apply(linter: &Linter, document: &Value, op: &Op, force: bool) -> Result<
         Op::Add { digest, features, variant } => vec![add(&mut after, table, digest, features, variant.as_deref())?],
         Op::SetFeatures { entry, features } => vec![set_features(&mut after, table, *entry, features.as_deref())?],
         Op::Remove { entry } => vec![remove(&mut after, *entry)?],
-        Op::FixOrder => fix_order(&mut after, table)?,
+        Op::FixOrder => {
+            let moved = fix_order(&mut after, table)?;
+            if moved.is_empty() {
+                vec![Change::new(
+                    "every fallback already comes first: nothing moved".into(),
+                    "every fallback already comes first: nothing would move".into(),
+                )]
+            } else {
+                moved
+            }
+        }
         Op::Insert { entry } => vec![insert(&mut after, entry.clone())?],
     };
     let changed = serde_json::to_string(document).ok() != serde_json::to_string(&after).ok();
@@ -150,7 +179,7 @@ pub fn apply(linter: &Linter, document: &Value, op: &Op, force: bool) -> Result<
             "refused: {} would leave {platform} without its only fallback (an entry that needs no CPU \
              features): runtimes that ignore features would pick an entry that needs them and may crash \
              with SIGILL; add a fallback first, or pass --force",
-            summary.join("; ")
+            summary.iter().map(|c| c.done.as_str()).collect::<Vec<_>>().join("; ")
         )));
     }
     Ok(Edited { document: after, summary, changed, new_warnings })
@@ -257,7 +286,7 @@ pub fn add<S: AsRef<str>>(
     digest: &str,
     features: &[S],
     variant: Option<&str>,
-) -> Result<String, EditError> {
+) -> Result<Change, EditError> {
     let index = view(document)?;
     let with_digest: Vec<Entry<'_>> = index.entries().filter(|e| e.digest == digest).collect();
     if with_digest.is_empty() {
@@ -306,15 +335,15 @@ pub fn add<S: AsRef<str>>(
     if let Some(platform) = entry.get_mut("platform").and_then(Value::as_object_mut) {
         platform.insert("features".into(), json!(names));
     }
-    let summary = format!("added entry {at}: {digest} for {key} with features {}", names.join(", "));
+    let what = format!("entry {at}: {digest} for {key} with features {}", names.join(", "));
     manifests(document).insert(at, Value::Object(entry));
-    Ok(summary)
+    Ok(Change::new(format!("added {what}"), format!("would add {what}")))
 }
 
 /// Insert `entry` (a descriptor with a `platform`) right after the last
 /// entry of its platform group, as [`add`] places its copy, or at the end
 /// when the index has none of that platform.
-pub fn insert(document: &mut Value, entry: Value) -> Result<String, EditError> {
+pub fn insert(document: &mut Value, entry: Value) -> Result<Change, EditError> {
     let index = view(document)?;
     let probe = view(&json!({"schemaVersion": 2, "manifests": [entry]}))?;
     let new = probe.entry(0).expect("one entry");
@@ -324,13 +353,13 @@ pub fn insert(document: &mut Value, entry: Value) -> Result<String, EditError> {
     let features: Vec<&str> = new.platform.map(|p| p.features().collect()).unwrap_or_default();
     let last_of_group = index.entries().filter(|e| platform_key(e).as_ref() == Some(&key)).map(|e| e.index).max();
     let at = last_of_group.map_or(index.len(), |i| i + 1);
-    let summary = if features.is_empty() {
-        format!("added entry {at}: {} for {key} (a fallback: no features)", new.digest)
+    let what = if features.is_empty() {
+        format!("entry {at}: {} for {key} (a fallback: no features)", new.digest)
     } else {
-        format!("added entry {at}: {} for {key} with features {}", new.digest, features.join(", "))
+        format!("entry {at}: {} for {key} with features {}", new.digest, features.join(", "))
     };
     manifests(document).insert(at, entry);
-    Ok(summary)
+    Ok(Change::new(format!("added {what}"), format!("would add {what}")))
 }
 
 /// Set `platform.features` of entry `entry` to `features` (canonical names;
@@ -341,13 +370,13 @@ pub fn set_features<S: AsRef<str>>(
     table: FeatureTable,
     entry: usize,
     features: Option<&[S]>,
-) -> Result<String, EditError> {
+) -> Result<Change, EditError> {
     let index = view(document)?;
     let e = entry_at(&index, entry)?;
     let what = describe(&e);
     let names = match features {
         Some(names) => Some(canonical_features(table, &e, names)?),
-        None if e.platform.is_none() => return Ok(format!("{what}: no platform, nothing to clear")),
+        None if e.platform.is_none() => return Ok(Change::same(format!("{what}: no platform, nothing to clear"))),
         None => None,
     };
     let platform = manifests(document)[entry]
@@ -357,22 +386,26 @@ pub fn set_features<S: AsRef<str>>(
     Ok(match names {
         Some(names) => {
             platform.insert("features".into(), json!(names));
-            format!("{what}: features set to {}", names.join(", "))
+            let names = names.join(", ");
+            Change::new(
+                format!("{what}: features set to {names}"),
+                format!("would set the features of {what} to {names}"),
+            )
         }
         None => match platform.shift_remove("features") {
-            Some(_) => format!("{what}: features removed"),
-            None => format!("{what}: had no features"),
+            Some(_) => Change::new(format!("{what}: features removed"), format!("would remove the features of {what}")),
+            None => Change::same(format!("{what}: had no features")),
         },
     })
 }
 
 /// Remove entry `entry`; every other entry keeps its value and order.
-pub fn remove(document: &mut Value, entry: usize) -> Result<String, EditError> {
+pub fn remove(document: &mut Value, entry: usize) -> Result<Change, EditError> {
     let index = view(document)?;
     let what = describe(&entry_at(&index, entry)?);
     let digest = index.entry(entry).map(|e| e.digest.to_string()).unwrap_or_default();
     manifests(document).remove(entry);
-    Ok(format!("removed {what}: {digest}"))
+    Ok(Change::new(format!("removed {what}: {digest}"), format!("would remove {what}: {digest}")))
 }
 
 /// lint's unsafe-order fix ([`crate::fix::fix_order`], docs/lint.md): in
@@ -381,19 +414,16 @@ pub fn remove(document: &mut Value, entry: usize) -> Result<String, EditError> {
 /// move before those that do, each side keeping its order, within the
 /// positions the group holds; nothing else moves. Refused when that would
 /// change what a features-aware runtime picks (a fallback with redundant
-/// features jumping over an entry listing as many).
-pub fn fix_order(document: &mut Value, table: FeatureTable) -> Result<Vec<String>, EditError> {
+/// features jumping over an entry listing as many). One change per group
+/// reordered; none when every fallback already comes first.
+pub fn fix_order(document: &mut Value, table: FeatureTable) -> Result<Vec<Change>, EditError> {
     view(document)?;
     let fixed = fix::fix_order(document.clone(), table);
     if let Some(not) = fixed.fixes.iter().find(|f| !f.applied) {
         return Err(refused(format!("refused: {}", not.description)));
     }
     *document = fixed.document;
-    let summary: Vec<String> = fixed.fixes.into_iter().map(|f| f.description).collect();
-    if summary.is_empty() {
-        return Ok(vec!["every fallback already comes first: nothing moved".into()]);
-    }
-    Ok(summary)
+    Ok(fixed.fixes.into_iter().map(|f| Change::new(f.description, f.planned)).collect())
 }
 
 /// The output formatting rule of every command that writes an edited index
@@ -433,7 +463,8 @@ mod tests {
     fn s1_s6_add_copies_every_key_and_goes_after_the_group() {
         let mut doc = doc();
         let summary = add(&mut doc, table(), &d(1), &["SSE4.2", "sse4_2", "avx512f"], None).unwrap();
-        assert!(summary.contains("added entry 3"), "{summary}");
+        assert!(summary.done.starts_with("added entry 3: "), "{summary:?}");
+        assert_eq!(summary.planned, summary.done.replacen("added", "would add", 1));
         let m = doc["manifests"].as_array().unwrap();
         assert_eq!(m.len(), 4);
         let want = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1, "digest": d(1),
@@ -509,7 +540,8 @@ mod tests {
     fn remove_and_range() {
         let mut doc = doc();
         let s = remove(&mut doc, 0).unwrap();
-        assert!(s.starts_with("removed entry 0 (linux/amd64)"), "{s}");
+        assert!(s.done.starts_with("removed entry 0 (linux/amd64)"), "{s:?}");
+        assert!(s.planned.starts_with("would remove entry 0 (linux/amd64)"), "{s:?}");
         assert_eq!(doc["manifests"].as_array().unwrap().len(), 2);
         assert_eq!(doc["subject"], json!({"x": 1}));
         assert!(remove(&mut doc, 2).unwrap_err().message.contains("out of range"));
@@ -551,7 +583,9 @@ mod tests {
             let new = entry(7, platform.clone());
             let summary = insert(&mut doc, new.clone()).unwrap();
             assert_eq!(doc["manifests"][at], new, "{platform}");
-            assert!(summary.starts_with(&format!("added entry {at}: {}", d(7))) && summary.contains(said), "{summary}");
+            let done = &summary.done;
+            assert!(done.starts_with(&format!("added entry {at}: {}", d(7))) && done.contains(said), "{summary:?}");
+            assert!(summary.planned.starts_with(&format!("would add entry {at}: {}", d(7))), "{summary:?}");
             assert_eq!(doc["subject"], json!({"x": 1}));
         }
         let e = insert(&mut doc(), json!({"mediaType": "x", "size": 1, "digest": d(7)})).unwrap_err();

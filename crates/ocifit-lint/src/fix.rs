@@ -36,6 +36,9 @@ pub struct Fix {
     /// Where in the *input* document.
     pub pointer: String,
     pub description: String,
+    /// The same said as a plan, as a dry run of `ocifit index fix-order`
+    /// says it ("would move …").
+    pub planned: String,
     pub applied: bool,
 }
 
@@ -91,10 +94,12 @@ fn fix_names(document: &mut Value, table: FeatureTable, fixes: &mut Vec<Fix>) {
                 }
                 if let Some(id) = table.resolve(family, name.trim()).filter(|id| id.feature().valid_for(&arch)) {
                     let canonical = id.feature().name;
+                    let description = format!("{name:?} -> {canonical:?}");
                     fixes.push(Fix {
                         code: Code::FeatureUnknown,
                         pointer: format!("{at}/{j}"),
-                        description: format!("{name:?} -> {canonical:?}"),
+                        planned: format!("would rename {description}"),
+                        description,
                         applied: true,
                     });
                     *item = Value::String(canonical.to_string());
@@ -113,6 +118,7 @@ fn fix_names(document: &mut Value, table: FeatureTable, fixes: &mut Vec<Fix>) {
                     code: Code::FeatureDuplicate,
                     pointer: format!("{at}/{position}"),
                     description: format!("removed {name:?}, a duplicate of features/{first}"),
+                    planned: format!("would remove {name:?}, a duplicate of features/{first}"),
                     applied: true,
                 });
                 return false;
@@ -146,15 +152,17 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
                 .map(|s| (m.index, s.index))
         });
         if let Some((m, s)) = clash {
+            let description = format!(
+                "not reordered {platform}: moving entry {s} before entry {m} would change which one \
+                     features-aware runtimes pick (both require {} features, with what they imply); remove the redundant features \
+                     from entry {s}, then move it first",
+                group.iter().find(|a| a.index == m).map_or(0, |a| a.closure.len())
+            );
             fixes.push(Fix {
                 code: Code::UnsafeOrder,
                 pointer: format!("/manifests/{pick}"),
-                description: format!(
-                    "not reordered {platform}: moving entry {s} before entry {m} would change which one \
-                     features-aware runtimes pick (both require {} features, with what they imply); remove the redundant features \
-                     from entry {s}, then move it first",
-                    group.iter().find(|a| a.index == m).map_or(0, |a| a.closure.len())
-                ),
+                planned: description.clone(),
+                description,
                 applied: false,
             });
             continue;
@@ -163,16 +171,20 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
         let order: Vec<usize> = safe.iter().chain(needy.iter()).map(|a| a.index).collect();
         let moved: Vec<String> =
             safe.iter().filter(|s| needy.iter().any(|m| m.index < s.index)).map(|s| s.index.to_string()).collect();
-        fixes.push(Fix {
-            code: Code::UnsafeOrder,
-            pointer: format!("/manifests/{pick}"),
-            description: format!(
-                "moved {platform} fallback entr{} {} before the entries that need features (positions {} now hold entries {})",
+        let said = |moved_word: &str, hold: &str| {
+            format!(
+                "{moved_word} {platform} fallback entr{} {} before the entries that need features (positions {} {hold} entries {})",
                 if moved.len() == 1 { "y" } else { "ies" },
                 moved.join(", "),
                 list(&slots),
                 list(&order)
-            ),
+            )
+        };
+        fixes.push(Fix {
+            code: Code::UnsafeOrder,
+            pointer: format!("/manifests/{pick}"),
+            description: said("moved", "now hold"),
+            planned: said("would move", "would then hold"),
             applied: true,
         });
         moves.push((slots, order));

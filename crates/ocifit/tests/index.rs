@@ -130,14 +130,36 @@ fn s14_15_dry_run_says_would() {
     std::fs::write(&path, index_text()).unwrap();
     let p = path.to_str().unwrap();
     let d1 = digest(1);
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"] = json!([
+        {"mediaType": MANIFEST, "digest": digest(3), "size": 3, "platform": {"os": "linux", "architecture": "amd64", "features": ["avx512f"]}},
+        {"mediaType": MANIFEST, "digest": digest(2), "size": 2, "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": MANIFEST, "digest": digest(1), "size": 1, "platform": {"os": "linux", "architecture": "amd64"}},
+    ]);
+    let unordered = dir.join("unordered.json");
+    std::fs::write(&unordered, text(&doc)).unwrap();
+    let u = unordered.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["add", p, "--digest", &d1, "--features", "avx2"], "would add entry 1: "),
         (
             &["set-features", p, "--entry", "1", "--features", "sve2", "--force"],
             "would set the features of entry 1 (linux/arm64) to sve2",
         ),
+        (
+            &["set-features", u, "--entry", "0", "--clear"],
+            "would remove the features of entry 0 (linux/amd64, features avx512f)",
+        ),
         (&["remove", p, "--entry", "1"], "would remove entry 1 (linux/arm64)"),
+        (
+            &["fix-order", u],
+            "would move linux/amd64 fallback entry 2 before the entries that need features \
+             (positions 0, 2 would then hold entries 2, 0)",
+        ),
     ];
+    // Nothing to change: said as a plan too, and no diff.
+    let run = ocifit(&["index", "fix-order", p, "--dry-run"], None);
+    ok(&run);
+    assert_eq!(run.stderr, "ocifit: every fallback already comes first: nothing would move\n");
     for (args, want) in cases {
         let mut full = vec!["index"];
         full.extend_from_slice(args);
@@ -158,6 +180,7 @@ fn s14_15_dry_run_says_would() {
             run.stderr
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), index_text());
+        assert_eq!(std::fs::read_to_string(&unordered).unwrap(), text(&doc));
     }
 }
 

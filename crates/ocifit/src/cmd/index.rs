@@ -284,9 +284,8 @@ fn create(a: IndexCreateArgs) -> Outcome {
             report.output(&bytes, "stdout", None, true);
         }
     }
-    let would = if a.out.dry_run { "would list " } else { "" };
-    for line in &created.summary {
-        report.note(&format!("{would}{line}"));
+    for change in &created.summary {
+        report.note(if a.out.dry_run { &change.planned } else { &change.done });
     }
     report.print_warnings();
     report.finish()
@@ -423,8 +422,8 @@ impl Report {
     /// What changed, and any warning the edit added, on stderr (once the
     /// result is where it was asked to go); in a dry run, what would change.
     fn edits(&self, edited: &Edited) {
-        for line in &edited.summary {
-            self.note(&if self.dry_run { would(line) } else { line.clone() });
+        for change in &edited.summary {
+            self.note(if self.dry_run { &change.planned } else { &change.done });
         }
         self.print_warnings();
     }
@@ -507,23 +506,6 @@ fn changes(op: &Op, input: &Value, edited: &Edited) -> Vec<Value> {
             moves
         }
     }
-}
-
-/// A summary line of an edit, as what a dry run would do: `added entry 3:
-/// …` becomes `would add entry 3: …`.
-fn would(line: &str) -> String {
-    for (done, to_do) in [("added ", "add "), ("removed ", "remove "), ("moved ", "move ")] {
-        if let Some(rest) = line.strip_prefix(done) {
-            return format!("would {to_do}{rest}");
-        }
-    }
-    if let Some((what, names)) = line.split_once(": features set to ") {
-        return format!("would set the features of {what} to {names}");
-    }
-    if let Some(what) = line.strip_suffix(": features removed") {
-        return format!("would remove the features of {what}");
-    }
-    format!("would leave as is: {line}")
 }
 
 /// `--push docker://REF` (a reference with an explicit tag or digest) or
