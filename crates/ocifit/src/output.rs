@@ -35,11 +35,14 @@ pub use ocifit_fleet::report::table;
 /// Whether `path` is the file this process's stdout writes to (`/dev/stdout`,
 /// `/proc/self/fd/1`, or the file stdout is redirected to): a report on
 /// stdout and an index written there would be mixed into one stream.
+/// `/dev/null` mixes nothing.
 pub fn is_stdout(path: &std::path::Path) -> bool {
     use std::os::fd::AsFd;
     use std::os::unix::fs::MetadataExt;
     let Ok(target) = std::fs::metadata(path) else { return false };
     let Ok(stdout) = std::io::stdout().as_fd().try_clone_to_owned() else { return false };
     let Ok(stdout) = std::fs::File::from(stdout).metadata() else { return false };
-    target.dev() == stdout.dev() && target.ino() == stdout.ino()
+    let null = std::fs::metadata("/dev/null").ok();
+    let same = |a: &std::fs::Metadata, b: &std::fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+    same(&target, &stdout) && !null.is_some_and(|n| same(&n, &target))
 }

@@ -820,6 +820,20 @@ fn output_onto_stdout_with_a_json_report_is_refused() {
     assert_eq!(done.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("that is stdout"), "{stderr}");
     assert_eq!(std::fs::read(&report).unwrap(), b"", "nothing written into the report");
+    // /dev/null for both: nothing is mixed, so nothing is refused.
+    let args = add("/dev/null");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ocifit"))
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), index_text().as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "-o /dev/null with stdout on /dev/null");
     // -o a file of its own: the index there, the report on stdout.
     let out = dir.join("out.json");
     let args = add(out.to_str().unwrap());
