@@ -34,8 +34,14 @@ impl Mirror {
 
     /// Start `ocifit ARGS` (which must run a mirror); waits for "listening on".
     pub fn spawn(args: &[String]) -> Mirror {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ocifit"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ocifit"));
+        command.args(args);
+        Mirror::spawn_command(command)
+    }
+
+    /// Start `command` (which must run a mirror); waits for "listening on".
+    pub fn spawn_command(mut command: Command) -> Mirror {
+        let mut child = command
             .env_remove("HTTP_PROXY")
             .env_remove("http_proxy")
             .env_remove("HTTPS_PROXY")
@@ -722,20 +728,10 @@ fn s9_pass_through_blob_is_streamed_in_bounded_memory() {
     let _ = std::fs::remove_dir_all(cache);
 }
 
-/// §9 "connections from this node are not paced": with BBR as the
-/// system's congestion control (as here), the mirror's end of a loopback
-/// connection runs cubic or reno, read back from the kernel with `ss`;
-/// with any other default it is left as it is. Pacing on loopback cost
-/// the relay about 40 % of its throughput (docs/performance-notes.md).
-#[test]
-fn s9_loopback_clients_are_not_paced_by_the_mirror() {
-    let default = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
-        .expect("reading /proc/sys/net/ipv4/tcp_congestion_control");
-    let default = default.trim();
-    let cache = temp_dir("mirror-pacing");
-    let m = Mirror::start(&["--upstream", "http://127.0.0.1:9", "--platform", "linux/amd64"], &cache);
+/// The congestion control of the mirror's end of an answered keep-alive
+/// connection, read back from the kernel with `ss`.
+fn mirror_socket_congestion_control(m: &Mirror) -> String {
     let port = m.addr.rsplit(':').next().unwrap().to_string();
-    // A keep-alive connection that has been answered, so the mirror has accepted it.
     let mut stream = std::net::TcpStream::connect(&m.addr).unwrap();
     write!(stream, "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", m.addr).unwrap();
     let mut first = [0u8; 12];
@@ -750,12 +746,63 @@ fn s9_loopback_clients_are_not_paced_by_the_mirror() {
     let names = ["bbr", "bbr2", "bbr3", "cubic", "reno", "dctcp", "htcp", "vegas", "westwood"];
     let used: Vec<&str> = info.split_whitespace().filter(|w| names.contains(w)).collect();
     assert_eq!(used.len(), 1, "one server-side socket on port {port}, its congestion control named once: {info}");
-    if default.starts_with("bbr") {
-        assert!(matches!(used[0], "cubic" | "reno"), "system default {default}, the mirror's socket: {info}");
-    } else {
-        assert_eq!(used[0], default, "system default {default} is not paced and stays: {info}");
-    }
     drop(stream);
+    used[0].to_string()
+}
+
+fn sysctl(name: &str) -> String {
+    let path = format!("/proc/sys/net/ipv4/{name}");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}")).trim().to_string()
+}
+
+/// §9 "connections from this node are not paced": with BBR as the
+/// system's congestion control (as here), the mirror's end of a loopback
+/// connection runs cubic or reno, read back from the kernel with `ss`;
+/// with any other default it is left as it is. Pacing on loopback cost
+/// the relay about 40 % of its throughput (docs/performance-notes.md).
+#[test]
+fn s9_loopback_clients_are_not_paced_by_the_mirror() {
+    let default = sysctl("tcp_congestion_control");
+    let cache = temp_dir("mirror-pacing");
+    let m = Mirror::start(&["--upstream", "http://127.0.0.1:9", "--platform", "linux/amd64"], &cache);
+    let used = mirror_socket_congestion_control(&m);
+    if default.starts_with("bbr") {
+        assert!(matches!(used.as_str(), "cubic" | "reno"), "system default {default}, the mirror's socket: {used}");
+    } else {
+        assert_eq!(used, default, "system default {default} is not paced and stays");
+    }
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+/// The same for a mirror without privileges (as the systemd unit runs it:
+/// another user, no capabilities): it may only choose what
+/// `net.ipv4.tcp_allowed_congestion_control` lists, so where cubic is not
+/// there it falls back to reno, which every kernel allows.
+#[test]
+fn s9_an_unprivileged_mirror_falls_back_to_reno() {
+    fixture::require("setpriv");
+    let (default, allowed) = (sysctl("tcp_congestion_control"), sysctl("tcp_allowed_congestion_control"));
+    let cache = temp_dir("mirror-pacing-nobody");
+    // The cache directory belongs to the user the mirror runs as.
+    let chown = Command::new("chown").args(["65534:65534", cache.to_str().unwrap()]).status().expect("chown");
+    assert!(chown.success(), "chown of {} (the tests run as root)", cache.display());
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(env!("CARGO_BIN_EXE_ocifit"))
+        .args(["mirror", "--listen", "127.0.0.1:0", "--cache-dir", cache.to_str().unwrap()])
+        .args(["--upstream", "http://127.0.0.1:9", "--platform", "linux/amd64"]);
+    let m = Mirror::spawn_command(command);
+    let used = mirror_socket_congestion_control(&m);
+    let expected = if !default.starts_with("bbr") {
+        default.clone()
+    } else if allowed.split_whitespace().any(|n| n == "cubic") {
+        "cubic".to_string()
+    } else {
+        "reno".to_string()
+    };
+    assert_eq!(used, expected, "default {default}, allowed to unprivileged programs: {allowed}");
+    drop(m);
     let _ = std::fs::remove_dir_all(cache);
 }
 
