@@ -58,6 +58,21 @@ fn text(v: &Value) -> String {
     serde_json::to_string(v).unwrap()
 }
 
+/// `DIR/unordered.json`: index_text() with an AVX-512 amd64 entry first, an
+/// arm64 one, then the amd64 fallback (fix-order moves it first). Its path
+/// and document.
+fn write_unordered(dir: &Path) -> (PathBuf, Value) {
+    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
+    doc["manifests"] = json!([
+        {"mediaType": MANIFEST, "digest": digest(3), "size": 3, "platform": {"os": "linux", "architecture": "amd64", "features": ["avx512f"]}},
+        {"mediaType": MANIFEST, "digest": digest(2), "size": 2, "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": MANIFEST, "digest": digest(1), "size": 1, "platform": {"os": "linux", "architecture": "amd64"}},
+    ]);
+    let path = dir.join("unordered.json");
+    std::fs::write(&path, text(&doc)).unwrap();
+    (path, doc)
+}
+
 fn lint_errors(doc: &Value) -> usize {
     Linter::new().lint(doc.clone()).iter().filter(|d| d.severity == ocifit_lint::Severity::Error).count()
 }
@@ -130,14 +145,7 @@ fn s14_15_dry_run_says_would() {
     std::fs::write(&path, index_text()).unwrap();
     let p = path.to_str().unwrap();
     let d1 = digest(1);
-    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
-    doc["manifests"] = json!([
-        {"mediaType": MANIFEST, "digest": digest(3), "size": 3, "platform": {"os": "linux", "architecture": "amd64", "features": ["avx512f"]}},
-        {"mediaType": MANIFEST, "digest": digest(2), "size": 2, "platform": {"os": "linux", "architecture": "arm64"}},
-        {"mediaType": MANIFEST, "digest": digest(1), "size": 1, "platform": {"os": "linux", "architecture": "amd64"}},
-    ]);
-    let unordered = dir.join("unordered.json");
-    std::fs::write(&unordered, text(&doc)).unwrap();
+    let (unordered, doc) = write_unordered(&dir);
     let u = unordered.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["add", p, "--digest", &d1, "--features", "avx2"], "would add entry 1: "),
@@ -869,14 +877,7 @@ fn s14_10_index_commands_report_in_json() {
     std::fs::write(&path, index_text()).unwrap();
     let p = path.to_str().unwrap().to_string();
     let out = dir.join("out.json");
-    let mut doc: Value = serde_json::from_str(&index_text()).unwrap();
-    doc["manifests"] = json!([
-        {"mediaType": MANIFEST, "digest": digest(3), "size": 3, "platform": {"os": "linux", "architecture": "amd64", "features": ["avx512f"]}},
-        {"mediaType": MANIFEST, "digest": digest(2), "size": 2, "platform": {"os": "linux", "architecture": "arm64"}},
-        {"mediaType": MANIFEST, "digest": digest(1), "size": 1, "platform": {"os": "linux", "architecture": "amd64"}},
-    ]);
-    let unordered = dir.join("unordered.json");
-    std::fs::write(&unordered, text(&doc)).unwrap();
+    let (unordered, _) = write_unordered(&dir);
     let layout = Layout::new("json-layout");
     let v1 = layout.arg("v1");
     let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
