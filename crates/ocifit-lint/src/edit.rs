@@ -423,7 +423,11 @@ pub fn fix_order(document: &mut Value, table: FeatureTable) -> Result<Vec<Change
         return Err(refused(format!("refused: {}", not.description)));
     }
     *document = fixed.document;
-    Ok(fixed.fixes.into_iter().map(|f| Change::new(f.description, f.planned)).collect())
+    Ok(fixed
+        .fixes
+        .into_iter()
+        .map(|f| Change { planned: f.planned.unwrap_or_else(|| f.description.clone()), done: f.description })
+        .collect())
 }
 
 /// The output formatting rule of every command that writes an edited index

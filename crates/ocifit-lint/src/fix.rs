@@ -36,9 +36,9 @@ pub struct Fix {
     /// Where in the *input* document.
     pub pointer: String,
     pub description: String,
-    /// The same said as a plan, as a dry run of `ocifit index fix-order`
-    /// says it ("would move …").
-    pub planned: String,
+    /// For a reorder, which `ocifit index fix-order` applies as an edit:
+    /// the same said as a plan, as its dry run says it ("would move …").
+    pub planned: Option<String>,
     pub applied: bool,
 }
 
@@ -94,12 +94,11 @@ fn fix_names(document: &mut Value, table: FeatureTable, fixes: &mut Vec<Fix>) {
                 }
                 if let Some(id) = table.resolve(family, name.trim()).filter(|id| id.feature().valid_for(&arch)) {
                     let canonical = id.feature().name;
-                    let description = format!("{name:?} -> {canonical:?}");
                     fixes.push(Fix {
                         code: Code::FeatureUnknown,
                         pointer: format!("{at}/{j}"),
-                        planned: format!("would rename {description}"),
-                        description,
+                        description: format!("{name:?} -> {canonical:?}"),
+                        planned: None,
                         applied: true,
                     });
                     *item = Value::String(canonical.to_string());
@@ -118,7 +117,7 @@ fn fix_names(document: &mut Value, table: FeatureTable, fixes: &mut Vec<Fix>) {
                     code: Code::FeatureDuplicate,
                     pointer: format!("{at}/{position}"),
                     description: format!("removed {name:?}, a duplicate of features/{first}"),
-                    planned: format!("would remove {name:?}, a duplicate of features/{first}"),
+                    planned: None,
                     applied: true,
                 });
                 return false;
@@ -152,17 +151,16 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
                 .map(|s| (m.index, s.index))
         });
         if let Some((m, s)) = clash {
-            let description = format!(
-                "not reordered {platform}: moving entry {s} before entry {m} would change which one \
-                     features-aware runtimes pick (both require {} features, with what they imply); remove the redundant features \
-                     from entry {s}, then move it first",
-                group.iter().find(|a| a.index == m).map_or(0, |a| a.closure.len())
-            );
             fixes.push(Fix {
                 code: Code::UnsafeOrder,
                 pointer: format!("/manifests/{pick}"),
-                planned: description.clone(),
-                description,
+                description: format!(
+                    "not reordered {platform}: moving entry {s} before entry {m} would change which one \
+                     features-aware runtimes pick (both require {} features, with what they imply); remove the redundant features \
+                     from entry {s}, then move it first",
+                    group.iter().find(|a| a.index == m).map_or(0, |a| a.closure.len())
+                ),
+                planned: None,
                 applied: false,
             });
             continue;
@@ -184,7 +182,7 @@ fn reorder(index: Index, table: FeatureTable, fixes: &mut Vec<Fix>) -> Value {
             code: Code::UnsafeOrder,
             pointer: format!("/manifests/{pick}"),
             description: said("moved", "now hold"),
-            planned: said("would move", "would then hold"),
+            planned: Some(said("would move", "would then hold")),
             applied: true,
         });
         moves.push((slots, order));

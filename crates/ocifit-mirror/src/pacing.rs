@@ -42,7 +42,7 @@ fn canonical(address: IpAddr) -> IpAddr {
 }
 
 /// The congestion controls tried, in order, for an unpaced connection.
-const UNPACED: [&[u8]; 2] = [b"cubic", b"reno"];
+const UNPACED: [&str; 2] = ["cubic", "reno"];
 
 /// Switch a client connection off pacing where [`should_unpace`] says so.
 /// Returns the congestion control now in use when it was changed. Failing
@@ -57,10 +57,7 @@ pub fn unpace_loopback_client(stream: &tokio::net::TcpStream) -> Option<&'static
         if !should_unpace(peer, local, current) {
             return None;
         }
-        UNPACED
-            .iter()
-            .find(|name| socket.set_tcp_congestion(name).is_ok())
-            .map(|name| if *name == b"cubic" { "cubic" } else { "reno" })
+        UNPACED.into_iter().find(|name| socket.set_tcp_congestion(name.as_bytes()).is_ok())
     }
     #[cfg(not(target_os = "linux"))]
     {

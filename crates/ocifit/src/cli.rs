@@ -730,6 +730,19 @@ impl IndexCommand {
         }
     }
 
+    /// `-o FILE` and the report format it goes with (`push` has no `-o`).
+    pub fn output(&self) -> Option<(&std::path::Path, Format)> {
+        let (output, format) = match self {
+            IndexCommand::Create(a) => (&a.out.output, a.out.format),
+            IndexCommand::Push(_) => return None,
+            IndexCommand::Add(a) => (&a.out.output, a.out.format),
+            IndexCommand::SetFeatures(a) => (&a.out.output, a.out.format),
+            IndexCommand::Remove(a) => (&a.out.output, a.out.format),
+            IndexCommand::FixOrder(a) => (&a.out.output, a.out.format),
+        };
+        output.as_deref().map(|path| (path, format))
+    }
+
     /// The registry options given after the command.
     pub fn registry(&self) -> &RegistryArgs {
         match self {

@@ -32,12 +32,14 @@ use crate::error::{Failure, Outcome};
 use crate::output;
 
 pub fn run(command: IndexCommand) -> Outcome {
+    if let Some((path, format)) = command.output() {
+        output_apart_from_report(path, format)?;
+    }
     let mut images = Vec::new();
     let (source, op, out) = match command {
         IndexCommand::Create(a) => return create(a),
         IndexCommand::Push(a) => return push(a),
         IndexCommand::Add(a) if a.image.is_some() => {
-            output_apart_from_report(a.out.output.as_deref(), a.out.format)?;
             let (image, op) = add_image(&a)?;
             images.push(image);
             (a.source, op, a.out)
@@ -54,7 +56,6 @@ pub fn run(command: IndexCommand) -> Outcome {
         IndexCommand::Remove(a) => (a.source, Op::Remove { entry: a.entry }, a.out),
         IndexCommand::FixOrder(a) => (a.source, Op::FixOrder, a.out),
     };
-    output_apart_from_report(out.output.as_deref(), out.format)?;
     let source = Source::parse(&source);
     let options = Options::current();
     let push = out.push.as_deref().map(|p| push_target(p, &options)).transpose()?;
@@ -169,15 +170,15 @@ pub fn run(command: IndexCommand) -> Outcome {
 
 /// `-o` naming stdout with `--format json` would mix the index into the
 /// report; without `-o` the report carries the index as `document`.
-fn output_apart_from_report(output: Option<&std::path::Path>, format: Format) -> Result<(), Failure> {
-    match output {
-        Some(path) if format == Format::Json && crate::output::is_stdout(path) => Err(Failure::bad(format!(
+fn output_apart_from_report(path: &std::path::Path, format: Format) -> Result<(), Failure> {
+    if format == Format::Json && crate::output::is_stdout(path) {
+        return Err(Failure::bad(format!(
             "-o {}: that is stdout, where the --format json report goes; leave out -o to get the index \
              in the report (\"document\"), or give -o FILE",
             path.display()
-        ))),
-        _ => Ok(()),
+        )));
     }
+    Ok(())
 }
 
 /// `index add --image`: the new entry, from the image's config, with the
@@ -231,7 +232,6 @@ fn entry_features(
 
 /// `index create IMAGE... [OUTPUT]`.
 fn create(a: IndexCreateArgs) -> Outcome {
-    output_apart_from_report(a.out.output.as_deref(), a.out.format)?;
     let options = Options::current();
     let push = a.out.push.as_deref().map(|p| push_target(p, &options)).transpose()?;
     // Every image is found before anything is written.
