@@ -5,16 +5,18 @@
 //! and repository (one directory per upstream repository, no user text in
 //! paths) and `hex` the rewritten index's sha256. The file holds exactly
 //! the served bytes; its source index is the annotation inside it. Writes
-//! are atomic (temporary file, then rename). Access time is the file's
-//! modification time (touched on every serve): when the directory is over
-//! its size bound, the least recently used files that no tag points at are
-//! removed first.
+//! are atomic (`ocifit_source::localfs::replace_file`). Access time is the
+//! file's modification time (touched on every serve): when the directory is
+//! over its size bound, the least recently used files that no tag points at
+//! are removed first.
+//!
+//! The mirror owns the directory: what it holds is listed once, at start,
+//! and kept in memory, so a manifest requested by a digest that is no
+//! rewrite (most of them) costs no disk access.
 
-use std::collections::HashSet;
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use crate::rewrite::sha256;
@@ -22,25 +24,33 @@ use crate::rewrite::sha256;
 pub struct Cache {
     dir: PathBuf,
     max_bytes: u64,
-    total: Mutex<u64>,
+    /// The files stored, with their lengths.
+    stored: Mutex<HashMap<PathBuf, u64>>,
 }
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Cache {
     /// Open (create) `dir`; temporary files a crash left behind are removed.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Cache, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("--cache-dir {}: {e}", dir.display()))?;
         restrict(dir);
-        let mut total = 0;
+        let mut stored = HashMap::new();
         for (path, _, len) in files(dir) {
             if path.extension().is_some_and(|e| e == "tmp") {
                 let _ = std::fs::remove_file(&path);
             } else {
-                total += len;
+                stored.insert(path, len);
             }
         }
-        Ok(Cache { dir: dir.to_path_buf(), max_bytes, total: Mutex::new(total) })
+        Ok(Cache { dir: dir.to_path_buf(), max_bytes, stored: Mutex::new(stored) })
+    }
+
+    fn stored(&self) -> MutexGuard<'_, HashMap<PathBuf, u64>> {
+        self.stored.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a rewrite with this digest is stored (no disk access).
+    pub fn has(&self, upstream: &str, repository: &str, digest: &str) -> bool {
+        self.path(upstream, repository, digest).is_some_and(|path| self.stored().contains_key(&path))
     }
 
     /// The file of a rewrite; `None` for a digest that is not a sha256.
@@ -54,25 +64,15 @@ impl Cache {
     /// size bound, sparing the rewrites in `in_use`.
     pub fn store(&self, upstream: &str, repository: &str, digest: &str, bytes: &[u8], in_use: &HashSet<String>) {
         let Some(path) = self.path(upstream, repository, digest) else { return };
-        if path.exists() {
+        if self.stored().contains_key(&path) {
             touch(&path);
             return;
         }
-        let written = (|| -> std::io::Result<()> {
-            let parent = path.parent().expect("a cache file has a directory");
-            std::fs::create_dir_all(parent)?;
-            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let temp = parent.join(format!(".{}.{n}.tmp", std::process::id()));
-            let mut file = std::fs::File::create(&temp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, &path).inspect_err(|_| {
-                let _ = std::fs::remove_file(&temp);
-            })
-        })();
+        let parent = path.parent().expect("a cache file has a directory");
+        let written = std::fs::create_dir_all(parent).and_then(|()| ocifit_source::localfs::replace_file(&path, bytes));
         match written {
             Ok(()) => {
-                *self.total.lock().unwrap_or_else(|e| e.into_inner()) += bytes.len() as u64;
+                self.stored().insert(path, bytes.len() as u64);
                 self.evict(in_use);
             }
             Err(e) => eprintln!("ocifit mirror: cannot store a rewritten index in {}: {e}", self.dir.display()),
@@ -81,28 +81,35 @@ impl Cache {
 
     /// The stored bytes of a rewrite, only when they still hash to `digest`.
     pub fn load(&self, upstream: &str, repository: &str, digest: &str) -> Option<Vec<u8>> {
-        let path = self.path(upstream, repository, digest)?;
-        let bytes = std::fs::read(&path).ok()?;
-        if sha256(&bytes) != digest {
-            let _ = std::fs::remove_file(&path);
-            return None;
+        let path = self.path(upstream, repository, digest).filter(|p| self.stored().contains_key(p))?;
+        match std::fs::read(&path) {
+            Ok(bytes) if sha256(&bytes) == digest => {
+                touch(&path);
+                Some(bytes)
+            }
+            read => {
+                if read.is_ok() {
+                    let _ = std::fs::remove_file(&path);
+                }
+                self.stored().remove(&path);
+                None
+            }
         }
-        touch(&path);
-        Some(bytes)
     }
 
     /// Remove least recently used files (not in `in_use`, given as digests)
     /// until the directory fits its bound.
     fn evict(&self, in_use: &HashSet<String>) {
-        let mut total = self.total.lock().unwrap_or_else(|e| e.into_inner());
-        if *total <= self.max_bytes {
+        let mut stored = self.stored();
+        let mut total: u64 = stored.values().sum();
+        if total <= self.max_bytes {
             return;
         }
+        // Least recently used first: the times are on disk.
         let mut all = files(&self.dir);
         all.sort_by_key(|(_, modified, _)| *modified);
-        let mut now = all.iter().map(|(_, _, len)| len).sum::<u64>();
-        for (path, _, len) in &all {
-            if now <= self.max_bytes {
+        for (path, _, _) in &all {
+            if total <= self.max_bytes {
                 break;
             }
             let digest = path.file_stem().map(|s| format!("sha256:{}", s.to_string_lossy()));
@@ -110,10 +117,9 @@ impl Cache {
                 continue;
             }
             if std::fs::remove_file(path).is_ok() {
-                now -= len;
+                total -= stored.remove(path).unwrap_or(0);
             }
         }
-        *total = now;
     }
 }
 
@@ -164,6 +170,7 @@ mod tests {
         cache.store("https://r.example", "app", &digest, bytes, &HashSet::new());
         drop(cache);
         let cache = Cache::open(&dir, 1 << 20).unwrap();
+        assert!(cache.has("https://r.example", "app", &digest), "listed when the directory is opened");
         assert_eq!(cache.load("https://r.example", "app", &digest).as_deref(), Some(&bytes[..]));
         // Another repository or upstream does not see it.
         assert_eq!(cache.load("https://r.example", "other", &digest), None);
@@ -171,6 +178,7 @@ mod tests {
         // Bytes that no longer match their digest are never returned.
         std::fs::write(cache.path("https://r.example", "app", &digest).unwrap(), b"tampered").unwrap();
         assert_eq!(cache.load("https://r.example", "app", &digest), None);
+        assert!(!cache.has("https://r.example", "app", &digest), "a tampered file is forgotten");
         // Not a path: a digest that is not one.
         assert_eq!(cache.path("u", "app", "sha256:../../etc"), None);
         let _ = std::fs::remove_dir_all(dir);
@@ -190,6 +198,8 @@ mod tests {
         let present: Vec<bool> = digests.iter().map(|d| cache.path("u", "r", d).unwrap().exists()).collect();
         // 0 is in use; 1 then 2 were the oldest others; 3 is the newest.
         assert_eq!(present, [true, false, false, true]);
+        let listed: Vec<bool> = digests.iter().map(|d| cache.has("u", "r", d)).collect();
+        assert_eq!(listed, present, "what is listed in memory is what is on disk");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

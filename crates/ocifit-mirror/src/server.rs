@@ -522,6 +522,10 @@ async fn by_digest(
     digest: &str,
     path_and_query: &str,
 ) -> Response<Body> {
+    // Most digests are no rewrite: upstream's, without touching the disk.
+    if !state.cache.has(&upstream.base, repository, digest) {
+        return forward(state, upstream, request, path_and_query).await;
+    }
     let Some(bytes) = tokio::task::block_in_place(|| state.cache.load(&upstream.base, repository, digest)) else {
         return forward(state, upstream, request, path_and_query).await;
     };
